@@ -1,0 +1,3 @@
+from polyret.cli import main
+
+main()

@@ -1,0 +1,232 @@
+"""A bi-encoder for retrieval: any Hugging Face encoder or the embedded mE5-small, pooled and L2-normalised.
+
+Encoding is the scarce resource on CPU, so `encode` sorts texts by token length (little padding), encodes each
+distinct text once, and reads and writes an on-disk cache keyed by weights fingerprint, settings and exact text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import numpy as np
+import torch
+
+from polyret.errors import PolyretError
+from polyret.evaluate.embedding_cache import EmbeddingCache
+from polyret.model.loading import (
+    DEFAULT_MODEL,
+    ModelSettings,
+    Pooling,
+    metadata_settings,
+    resolve_model_dir,
+    weights_fingerprint,
+)
+
+Kind = Literal["query", "passage"]
+# Architectures whose base model has a pooler we never use (loading it would only warn about missing weights).
+POOLER_MODELS = {"bert", "xlm-roberta", "roberta", "camembert", "xlm-roberta-xl"}
+# Architectures whose position ids start at pad_token_id + 1.
+OFFSET_POSITION_MODELS = {"xlm-roberta", "roberta", "camembert", "xlm-roberta-xl"}
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class EncoderOptions:
+    """User-facing encoder options; None means "take it from the model's metadata, else the default"."""
+
+    model: str = DEFAULT_MODEL
+    pooling: Pooling | None = None
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    max_length: int | None = None
+    batch_size: int = 32
+    device: str = "auto"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    cache_dir: Path | None = None  # None: $POLYRET_CACHE/embeddings or ~/.cache/polyret/embeddings
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("POLYRET_CACHE", Path.home() / ".cache" / "polyret"))
+
+
+def pick_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PolyretError(f"--device {device}: no CUDA device is available here")
+    try:
+        return torch.device(device)
+    except RuntimeError:
+        raise PolyretError(f"--device: unknown device {device!r} (use auto, cpu or cuda[:N])") from None
+
+
+class Encoder:
+    """Loads the model once; `encode` maps texts to unit vectors (numpy float32)."""
+
+    def __init__(self, options: EncoderOptions) -> None:
+        from transformers import AutoConfig, AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.options = options
+        model_dir, self.identity = resolve_model_dir(options.model)
+        meta = metadata_settings(model_dir)
+        engine = self.identity["kind"] == "embedded" or bool(meta.get("engine_tokenizer"))
+        self.settings = ModelSettings(
+            pooling=options.pooling or meta.get("pooling", "mean"),
+            query_prefix=options.query_prefix if options.query_prefix is not None else meta.get("query_prefix", ""),
+            passage_prefix=(
+                options.passage_prefix if options.passage_prefix is not None else meta.get("passage_prefix", "")
+            ),
+            max_length=options.max_length or int(meta.get("max_length", 512)),  # capped below by the model
+            engine_tokenizer=engine,
+        )
+        if self.settings.pooling not in ("mean", "cls"):
+            raise PolyretError(f"--pooling: unknown pooling {self.settings.pooling!r} (mean or cls)")
+        self.device = pick_device(options.device)
+        dtype = getattr(torch, options.dtype)
+        try:
+            config = AutoConfig.from_pretrained(str(model_dir))
+            extra = {"add_pooling_layer": False} if config.model_type in POOLER_MODELS else {}
+            self.model = AutoModel.from_pretrained(str(model_dir), dtype=dtype, **extra)
+        except (OSError, ValueError) as err:
+            raise PolyretError(f"--model {options.model}: cannot load ({str(err).splitlines()[0]})") from None
+        positions = getattr(config, "max_position_embeddings", 512)
+        if config.model_type in OFFSET_POSITION_MODELS:  # positions start after the padding index
+            positions -= int(config.pad_token_id) + 1
+        if self.settings.max_length > positions:
+            self.settings = replace(self.settings, max_length=positions)
+        self.model.eval().to(self.device)
+        self._load_tokenizer(model_dir)
+        self.fingerprint = weights_fingerprint(model_dir, self.identity)
+        self.identity.update(
+            {
+                "fingerprint": self.fingerprint,
+                "architecture": type(self.model).__name__,
+                "settings": asdict(self.settings),
+                "dtype": options.dtype,
+                "device": str(self.device),
+                "source": meta.get("source"),
+            }
+        )
+        self._cache: EmbeddingCache | None = None
+
+    def _load_tokenizer(self, model_dir: Path | str) -> None:
+        if self.settings.engine_tokenizer:
+            from tokenizers import Tokenizer
+
+            from polyret.model.embedded import engine_token_ids
+
+            tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+            self._pad_id = 1
+            self._tokenize: Callable[[list[str]], list[list[int]]] = lambda texts: engine_token_ids(tok, texts)
+            self._eos_id: int | None = 2
+        else:
+            from transformers import AutoTokenizer
+
+            hf_tok = AutoTokenizer.from_pretrained(str(model_dir))
+            if hf_tok.pad_token_id is None:
+                raise PolyretError(f"--model {self.options.model}: the tokenizer has no pad token")
+            self._pad_id = int(hf_tok.pad_token_id)
+            self._eos_id = hf_tok.sep_token_id if hf_tok.sep_token_id is not None else hf_tok.eos_token_id
+            self._tokenize = lambda texts: hf_tok(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+
+    # ------------------------------------------------------------------ keys and cache
+    def settings_key(self) -> str:
+        """Cache namespace: weights + everything that changes an embedding except the text."""
+        blob = json.dumps(
+            {"fp": self.fingerprint, "pool": self.settings.pooling, "max": self.settings.max_length,
+             "dtype": self.options.dtype, "engine": self.settings.engine_tokenizer},
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            root = self.options.cache_dir or default_cache_root() / "embeddings"
+            self._cache = EmbeddingCache(Path(root) / f"{self.settings_key()}.sqlite")
+        return self._cache
+
+    def prefixed(self, texts: Sequence[str], kind: Kind) -> list[str]:
+        prefix = self.settings.query_prefix if kind == "query" else self.settings.passage_prefix
+        return [prefix + t for t in texts]
+
+    # ------------------------------------------------------------------ encoding
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Ids with special tokens, truncated to max_length keeping the closing special token."""
+        limit = self.settings.max_length
+        out = []
+        for ids in self._tokenize(texts):
+            if len(ids) > limit:
+                ids = list(ids[: limit - 1]) + ([self._eos_id] if self._eos_id is not None else [ids[-1]])
+            out.append(list(ids))
+        return out
+
+    @torch.inference_mode()
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+            mask[row, : len(ids)] = 1
+        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+        if self.settings.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy().astype(np.float32)
+
+    def encode_uncached(self, inputs: list[str], progress: Progress | None = None,
+                        sink: Callable[[list[str], np.ndarray], None] | None = None) -> np.ndarray:
+        """Encode already-prefixed texts, longest first so the batch width only shrinks."""
+        if not inputs:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        ids = self.token_ids(inputs)
+        order = sorted(range(len(inputs)), key=lambda i: -len(ids[i]))
+        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        size = max(1, self.options.batch_size)
+        for start in range(0, len(order), size):
+            chosen = order[start:start + size]
+            vectors = self._forward([ids[i] for i in chosen])
+            out[chosen] = vectors
+            if sink is not None:
+                sink([inputs[i] for i in chosen], vectors)
+            if progress is not None:
+                progress(len(chosen))
+        return out
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def encode(self, texts: Sequence[str], kind: Kind, progress: Progress | None = None,
+               use_cache: bool = True) -> np.ndarray:
+        """Unit vectors for `texts` (queries or passages), each distinct input encoded at most once, ever.
+
+        `progress` is told how many texts were freshly encoded after each batch (cache hits are not work).
+        """
+        inputs = self.prefixed(texts, kind)
+        unique = list(dict.fromkeys(inputs))
+        cached = self.cache().get_many(unique) if use_cache else {}
+        missing = [t for t in unique if t not in cached]
+        sink = self.cache().put_many if use_cache else None
+        fresh = self.encode_uncached(missing, progress, sink)
+        table = dict(cached)
+        table.update(zip(missing, fresh))
+        return np.stack([table[t] for t in inputs]) if inputs else np.zeros((0, self.dim), np.float32)
+
+    def count_missing(self, texts: Sequence[str], kind: Kind) -> int:
+        unique = set(self.prefixed(texts, kind))
+        return len(unique) - len(self.cache().get_many(unique))
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.identity)
