@@ -96,5 +96,80 @@ def evaluate(
     console.print(f"results: {output / 'results.json'}")
 
 
+@app.command()
+@friendly
+def train(
+    config: Optional[Path] = typer.Option(None, help="YAML config; flags given here override it"),
+    model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory or a hub id"),
+    strategy: Optional[str] = typer.Option(None, help="x_x_mono, x_y, hybrid (default), x_x or en_en"),
+    alpha: Optional[float] = typer.Option(None, help="hybrid: probability of a monolingual batch (0.5)"),
+    tau: Optional[float] = typer.Option(None, help="language (pair) sampling: p ~ n^tau (1.0)"),
+    per_example_pairs: Optional[bool] = typer.Option(None, help="x_y: draw the language pair per example"),
+    steps: Optional[int] = typer.Option(None, help="optimiser steps (100)"),
+    batch_size: Optional[int] = typer.Option(None, help="pairs per step across all ranks (16)"),
+    grad_accum: Optional[int] = typer.Option(None, help="micro-batches per step (1)"),
+    lr: Optional[float] = typer.Option(None, help="peak learning rate (2e-5)"),
+    weight_decay: Optional[float] = typer.Option(None),
+    warmup_steps: Optional[int] = typer.Option(None, help="-1: 10% of steps"),
+    max_grad_norm: Optional[float] = typer.Option(None),
+    temperature: Optional[float] = typer.Option(None, help="InfoNCE temperature (0.05)"),
+    symmetric: Optional[bool] = typer.Option(None, help="also the passage-to-query loss"),
+    freeze_embeddings: Optional[bool] = typer.Option(None, help="freeze word embeddings (default yes)"),
+    freeze_layers: Optional[int] = typer.Option(None, help="freeze the lowest N layers"),
+    gradient_checkpointing: Optional[bool] = typer.Option(None),
+    query_max_length: Optional[int] = typer.Option(None),
+    passage_max_length: Optional[int] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None),
+    checkpoint_every: Optional[int] = typer.Option(None),
+    data_dir: Optional[Path] = typer.Option(None, help="data root laid out as shared/data"),
+    sources: Optional[str] = typer.Option(None, help="comma-separated training sources (default: all)"),
+    languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: XQuAD-R's 11)"),
+    output: Optional[Path] = typer.Option(None, help="model directory to write (runs/train)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda[:N]"),
+    mixed_precision: Optional[str] = typer.Option(None, help="auto, no, bf16 or fp16 (GPU only)"),
+    check_leakage: Optional[bool] = typer.Option(None, help="refuse training text that overlaps XQuAD-R (yes)"),
+    resume: bool = typer.Option(False, help="continue from the newest checkpoint in --output"),
+    overwrite: bool = typer.Option(False, help="replace an existing --output"),
+) -> None:
+    """Fine-tune an encoder with a batch strategy (hybrid batching and the LAReQA baselines)."""
+    overrides = {k: v for k, v in locals().items() if k not in {"config", "resume", "overwrite"}}
+    from polyret.train.config import load_config
+    from polyret.train.loop import train as run_training
+
+    if overrides["data_dir"] is None and (config is None):
+        overrides["data_dir"] = default_data_dir()
+    cfg = load_config(config, overrides)
+    run_training(cfg, resume=resume, overwrite=overwrite, console=console)
+
+
+@app.command()
+@friendly
+def run(
+    data_dir: Path = typer.Option(None, help="data root laid out as shared/data (default $POLYRET_DATA or ../shared/data)"),
+    output: Path = typer.Option(Path("runs/study"), help="study directory (cells/, results.json, report.md)"),
+    profile: str = typer.Option("quick", help="smoke (seconds), quick (minutes, default) or full (whole XQuAD-R)"),
+    models: str = typer.Option("embedded:me5-small", help="comma-separated model specs"),
+    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the profile's)"),
+    batch_size: int = typer.Option(32, min=1),
+    device: str = typer.Option("auto"),
+    overwrite: bool = typer.Option(False, help="redo finished cells"),
+) -> None:
+    """The study: every (model, strategy) cell evaluated zero-shot on XQuAD-R, one report."""
+    from polyret.study.profiles import PROFILES
+    from polyret.study.run import run_study
+
+    if profile not in PROFILES:
+        raise PolyretError(f"--profile: unknown profile {profile!r}; available: {', '.join(PROFILES)}")
+    chosen = PROFILES[profile]
+    if strategies:
+        chosen = chosen.model_copy(update={"strategies": [s.strip() for s in strategies.split(",") if s.strip()]})
+    summary = run_study([m.strip() for m in models.split(",") if m.strip()], chosen, data_dir or default_data_dir(),
+                        output, overwrite, console, batch_size, device)
+    Console().print((output / "report.md").read_text())
+    failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
+    if failed:
+        raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")
+
+
 def main() -> None:  # pragma: no cover - console entry for `python -m polyret`
     sys.exit(app())

@@ -16,8 +16,8 @@ from polyret.data.benchmark import RetrievalBenchmark
 from polyret.data.generic import load_generic
 from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
-from polyret.evaluate.metrics import compute_metrics, library_cross_check, write_trec_run
-from polyret.evaluate.search import rank_relevant
+from polyret.evaluate.metrics import compute_metrics, cross_check, write_trec_run
+from polyret.evaluate.search import exact_search
 from polyret.model.encoder import Encoder
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
@@ -111,12 +111,11 @@ def evaluate(
     queries, cands, encode_stats = encode_benchmark(bench, encoder, console)
     langs, query_lang, cand_lang, relevant = _index_arrays(bench)
     t0 = time.perf_counter()
-    ranks = rank_relevant(queries, cands, query_lang, cand_lang, relevant, n_langs=len(langs), top_k=options.top_k)
-    metrics = compute_metrics(ranks, query_lang, cand_lang, langs, relevant,
-                              query_ids=[q.id for q in bench.queries])
+    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+    metrics = compute_metrics(ranks, query_lang, cand_lang, langs, query_ids=[q.id for q in bench.queries])
     search_seconds = time.perf_counter() - t0
-    metric_dict = metrics.to_dict()
-    cross = library_cross_check(ranks, relevant, metrics)
+    metric_dict = metrics.to_dict(per_query=True)
+    cross = cross_check(ranks, metrics)
     result = {
         "polyret_result_version": 1,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -158,9 +158,9 @@ class Encoder:
         return [prefix + t for t in texts]
 
     # ------------------------------------------------------------------ encoding
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
+    def token_ids(self, texts: list[str], max_length: int | None = None) -> list[list[int]]:
         """Ids with special tokens, truncated to max_length keeping the closing special token."""
-        limit = self.settings.max_length
+        limit = min(max_length or self.settings.max_length, self.settings.max_length)
         out = []
         for ids in self._tokenize(texts):
             if len(ids) > limit:
@@ -168,22 +168,33 @@ class Encoder:
             out.append(list(ids))
         return out
 
-    @torch.inference_mode()
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+    def pad(self, batch: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Right-padded input ids and attention mask on the model's device."""
         width = max(len(ids) for ids in batch)
         input_ids = torch.full((len(batch), width), self._pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, ids in enumerate(batch):
             input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
             mask[row, : len(ids)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+        return input_ids.to(self.device), mask.to(self.device)
+
+    def embed_ids(self, batch: list[list[int]], model: torch.nn.Module | None = None) -> torch.Tensor:
+        """Pooled, L2-normalised float32 embeddings of token-id lists; differentiable (used by training).
+
+        `model` overrides the encoder's own module, e.g. with its DistributedDataParallel wrapper.
+        """
+        input_ids, mask = self.pad(batch)
+        hidden = (model or self.model)(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
         if self.settings.pooling == "cls":
             pooled = hidden[:, 0]
         else:
             weights = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy().astype(np.float32)
+        return torch.nn.functional.normalize(pooled, dim=-1)
+
+    @torch.inference_mode()
+    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+        return self.embed_ids(batch).cpu().numpy().astype(np.float32)
 
     def encode_uncached(self, inputs: list[str], progress: Progress | None = None,
                         sink: Callable[[list[str], np.ndarray], None] | None = None) -> np.ndarray:

@@ -105,7 +105,9 @@ def weights_fingerprint(model_dir: Path | str, identity: dict[str, Any]) -> str:
         if source.get("sha256") and identity.get("kind") == "embedded":
             digest.update(f"embedded:{source['sha256']}:{source.get('converter', '')}".encode())
             return digest.hexdigest()
-        for path in sorted(model_dir.rglob("*")):
+        # Top level and sentence-transformers module folders only: a trainer's checkpoints/ must not count.
+        files = [*model_dir.glob("*"), *model_dir.glob("[0-9]_*/*")]
+        for path in sorted(files):
             if path.is_file() and path.suffix in {".json", ".safetensors", ".bin", ".model", ".txt"}:
                 digest.update(str(path.relative_to(model_dir)).encode())
                 with open(path, "rb") as handle:

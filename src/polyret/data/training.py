@@ -1,0 +1,369 @@
+"""Training sources under DATA_ROOT/train, read in their published formats, as groups (DESIGN.md section 1).
+
+- Native QA in SQuAD v1.1 JSON (ARCD ar, TQuAD tr, CMRC 2018 zh) and iApp Thai JSON lines: one group per question,
+  with the question as query and the sentence(s) holding the answer as passage, in one language; the paragraph
+  is kept in `contexts`.
+- Parallel questions (MKQA, Mintaka): one group per question with a query per language and no passage; the
+  translation in language B is the positive for the query in language A.
+
+Every group id is `<source>/<record id>`. Texts are deduplicated per source and language (the same question in
+two groups would be a false negative in one batch) and every drop is counted, so the numbers in `stats` say
+exactly what training will see.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from polyret.data.groups import Group
+from polyret.data.leakage import normalize_text
+from polyret.data.sentences import Span, covering_span, sentence_spans
+from polyret.data.xquad_r import XQUAD_R_LANGUAGES
+from polyret.errors import PolyretError
+from polyret.provenance import sha256_file
+
+SOURCES = ("arcd", "tquad", "cmrc2018", "iapp-wiki-qa-thai", "mkqa", "mintaka")
+_LANGUAGE_ALIASES = {"zh_cn": "zh"}
+_APOSTROPHE = re.compile("['‘’ʼ`´]")
+
+
+@dataclass
+class SourceStats:
+    """What one source contributed, and what was dropped on the way (by reason)."""
+
+    groups: int = 0
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (query lang, positive lang) -> groups
+    texts: Counter[str] = field(default_factory=Counter)  # queries + passages per language
+    dropped: Counter[str] = field(default_factory=Counter)
+    files: dict[str, str] = field(default_factory=dict)  # path relative to the data root -> sha256
+
+
+@dataclass
+class TrainingData:
+    groups: list[Group]
+    stats: dict[str, SourceStats]
+    languages: list[str]
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Every file read, relative to the data root, with its sha256: what a training run must cite."""
+        return {path: digest for stats in self.stats.values() for path, digest in stats.files.items()}
+
+
+# A reader yields groups (unfiltered) or the name of a reason a record was skipped.
+Reader = Callable[[Path, "_Context"], Iterator["Group | str"]]
+
+
+@dataclass
+class _Context:
+    data_dir: Path
+    languages: frozenset[str]
+    files: dict[str, str]
+
+    def open(self, path: Path) -> Path:
+        """Check the file exists and record its checksum."""
+        if not path.is_file():
+            raise PolyretError(f"{path}: file not found (training data expected under <data-dir>/train)")
+        self.files[path.relative_to(self.data_dir).as_posix()] = sha256_file(path)
+        return path
+
+
+def load_training_groups(
+    data_dir: Path,
+    sources: list[str] | None = None,
+    languages: list[str] | None = None,
+    distinct_passages: bool = True,
+) -> TrainingData:
+    """Read `sources` (default: all) keeping texts in `languages` (default: the 11 XQuAD-R languages).
+
+    Several questions of a paragraph often share their answer sentence. With `distinct_passages` only the
+    first such group is kept, so no two groups share a text (a shared passage in one batch is a false
+    negative); without it they are all kept, and the batch sampler must keep such groups apart.
+    """
+    data_dir = Path(data_dir)
+    chosen = list(sources) if sources else list(SOURCES)
+    unknown = [s for s in chosen if s not in SOURCES]
+    if unknown:
+        raise PolyretError(f"--sources: unknown training source {unknown[0]!r}; available: {','.join(SOURCES)}")
+    langs = list(languages) if languages else list(XQUAD_R_LANGUAGES)
+    if not (data_dir / "train").is_dir():
+        raise PolyretError(f"{data_dir / 'train'}: training data directory not found (pass --data-dir)")
+    groups: list[Group] = []
+    stats: dict[str, SourceStats] = {}
+    for source in chosen:
+        context = _Context(data_dir, frozenset(langs), {})
+        items = _READERS[source](data_dir / "train" / source, context)
+        kept, stats[source] = _clean(items, context.languages, distinct_passages)
+        stats[source].files = context.files
+        groups.extend(kept)
+    return TrainingData(groups, stats, langs)
+
+
+def _clean(
+    items: Iterable[Group | str], languages: frozenset[str], distinct_passages: bool
+) -> tuple[list[Group], SourceStats]:
+    """Keep the languages asked for; drop empty texts, groups that feed no pair and duplicates; count."""
+    stats = SourceStats()
+    seen: set[tuple[str, str, str]] = set()
+    kept: list[Group] = []
+    for item in items:
+        if isinstance(item, str):
+            stats.dropped[item] += 1
+            continue
+        queries, passages = _keep(item.queries, languages, stats), _keep(item.passages, languages, stats)
+        if not queries and not passages:
+            continue  # nothing in the languages asked for: filtered out, not dropped
+        group = Group(item.id, item.source, _plain(queries), _plain(passages),
+                      {lang: text for lang, text in item.contexts.items() if lang in passages})
+        pairs = group.pair_languages()
+        query_keys = {("query", lang, norm) for lang, (_, norm) in queries.items()}
+        passage_keys = {("passage", lang, norm) for lang, (_, norm) in passages.items()}
+        if not pairs:
+            stats.dropped["no pair left"] += 1
+        elif query_keys & seen:
+            stats.dropped["duplicate query"] += 1
+        elif distinct_passages and passage_keys & seen:
+            stats.dropped["duplicate passage"] += 1
+        else:
+            seen |= query_keys | passage_keys
+            kept.append(group)
+            stats.groups += 1
+            stats.pairs.update(pairs)
+            stats.texts.update([*group.queries, *group.passages])
+    return kept, stats
+
+
+def _keep(texts: dict[str, str], languages: frozenset[str], stats: SourceStats) -> dict[str, tuple[str, str]]:
+    """lang -> (text, normalised text) for the languages asked for, counting texts that normalise to nothing."""
+    kept = {}
+    for lang, text in texts.items():
+        if lang in languages:
+            norm = normalize_text(text)
+            if norm:
+                kept[lang] = (text.strip(), norm)
+            else:
+                stats.dropped["empty text"] += 1
+    return kept
+
+
+def _plain(texts: dict[str, tuple[str, str]]) -> dict[str, str]:
+    return {lang: text for lang, (text, _) in texts.items()}
+
+
+# ---------------------------------------------------------------------------------------------- file access
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as err:
+        raise PolyretError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    except UnicodeDecodeError as err:
+        raise PolyretError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`file:line`, record) for every non-blank line."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                where = f"{path}:{number}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise PolyretError(f"{where}: malformed JSON at column {err.colno}: {err.msg}") from None
+                if not isinstance(record, dict):
+                    raise PolyretError(f"{where}: expected a JSON object")
+                yield where, record
+    except UnicodeDecodeError as err:
+        raise PolyretError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+
+
+def _field(record: Any, name: str, kind: type, where: str) -> Any:
+    value = record.get(name) if isinstance(record, dict) else None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise PolyretError(f"{where}: missing or invalid field {name!r} (expected {kind.__name__})")
+    return value
+
+
+def _language(code: str) -> str:
+    return _LANGUAGE_ALIASES.get(code, code)
+
+
+# ----------------------------------------------------------------------------------------------- native QA
+
+
+def _locate_answer(context: str, answer: str, start: int) -> Span | None:
+    """The answer's span: at `answer_start` when it is there, else its nearest occurrence.
+
+    Upstream offsets drift (TQuAD, a few ARCD/CMRC records): shifted by a few characters, or the answer
+    typed with other spacing, case or apostrophes than the paragraph. None when the text is nowhere.
+    """
+    if context.startswith(answer, start):
+        return start, start + len(answer)
+    tokens = answer.split()
+    if not tokens:
+        return None
+    pattern = r"\s+".join(_APOSTROPHE.sub(_APOSTROPHE.pattern, re.escape(token)) for token in tokens)
+    found = [m.span() for m in re.finditer(pattern, context, re.IGNORECASE)]
+    return min(found, key=lambda span: abs(span[0] - start)) if found else None
+
+
+class _Passages:
+    """Answer sentence(s) of a paragraph, splitting each distinct paragraph once."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._spans: dict[str, list[Span]] = {}
+
+    def group(self, gid: str, source: str, question: str, context: str, answer: str, start: int,
+              where: str) -> Group | str:
+        if not 0 <= start < len(context):
+            raise PolyretError(f"{where}: answer_start {start} lies outside the context (length {len(context)})")
+        span = _locate_answer(context, answer, start)
+        if span is None:
+            return "answer not in context"
+        if context not in self._spans:
+            self._spans[context] = sentence_spans(context, self.lang)
+        sentences = covering_span(self._spans[context], *span)
+        if sentences is None:
+            return "answer not in context"
+        passage = context[sentences[0]:sentences[1]]
+        return Group(gid, source, {self.lang: question}, {self.lang: passage}, {self.lang: context})
+
+
+RecordId = Callable[[Path, str, int, int, int], str]  # (file, qa id, article, paragraph, qa) -> record id
+
+
+def _squad_file(path: Path, source: str, record_id: RecordId, passages: _Passages) -> Iterator[Group | str]:
+    """SQuAD v1.1 JSON: data[].paragraphs[].{context, qas[].{id, question, answers[0].{text, answer_start}}}."""
+    data = _read_json(path)
+    articles = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(articles, list):
+        raise PolyretError(f"{path}: expected a SQuAD JSON object with a 'data' list")
+    for a, article in enumerate(articles):
+        for p, para in enumerate(_field(article, "paragraphs", list, f"{path}: data[{a}]")):
+            where_p = f"{path}: data[{a}].paragraphs[{p}]"
+            context = _field(para, "context", str, where_p)
+            for q, qa in enumerate(_field(para, "qas", list, where_p)):
+                where = f"{where_p}.qas[{q}]"
+                if not isinstance(qa, dict) or not isinstance(qa.get("id"), (str, int)):
+                    raise PolyretError(f"{where}: missing or invalid field 'id'")
+                where = f"{where} (id {qa['id']})"
+                question = _field(qa, "question", str, where)
+                answers = _field(qa, "answers", list, where)
+                if not answers:
+                    raise PolyretError(f"{where}: empty 'answers'")
+                answer = _field(answers[0], "text", str, f"{where}.answers[0]")
+                start = _field(answers[0], "answer_start", int, f"{where}.answers[0]")
+                gid = f"{source}/{record_id(path, str(qa['id']), a, p, q)}"
+                yield passages.group(gid, source, question, context, answer, start, where)
+
+
+def _squad_reader(lang: str, files: Callable[[Path], list[Path]], record_id: RecordId) -> Reader:
+    def read(root: Path, ctx: _Context) -> Iterator[Group | str]:
+        if lang not in ctx.languages:
+            return
+        passages = _Passages(lang)
+        for path in files(root):
+            yield from _squad_file(ctx.open(path), root.name, record_id, passages)
+
+    return read
+
+
+def _tquad_files(root: Path) -> list[Path]:
+    """All TQuAD pieces: the upstream files overlap, which deduplication by question text absorbs."""
+    files = sorted(root.glob("*.json"))
+    if not files:
+        raise PolyretError(f"{root}: no TQuAD *.json file found")
+    return files
+
+
+def _read_iapp(root: Path, ctx: _Context) -> Iterator[Group | str]:
+    """iApp Wiki QA (squad_format/data.zip): one JSON object per line, answers as parallel lists."""
+    if "th" not in ctx.languages:
+        return
+    passages = _Passages("th")
+    for split in ("train", "valid", "test"):
+        for where, record in _read_jsonl(ctx.open(root / f"{split}.jsonl")):
+            qid = _field(record, "question_id", str, where)
+            where = f"{where} (question_id {qid})"
+            answers = _field(record, "answers", dict, where)
+            texts = _field(answers, "text", list, f"{where}.answers")
+            starts = _field(answers, "answer_start", list, f"{where}.answers")
+            if not texts or not starts or not isinstance(texts[0], str) or type(starts[0]) is not int:
+                raise PolyretError(f"{where}: answers.text[0] / answers.answer_start[0] missing or invalid")
+            yield passages.group(
+                f"{root.name}/{qid}", root.name, _field(record, "question", str, where),
+                _field(record, "context", str, where), texts[0], starts[0], where,
+            )
+
+
+# ------------------------------------------------------------------------------------- parallel questions
+
+
+def _read_mkqa(root: Path, ctx: _Context) -> Iterator[Group | str]:
+    """MKQA (MIA 2022 re-split): `dev/` and `test-questions/` mkqa-<lang>.jsonl, aligned by id minus `_<lang>`."""
+    questions: dict[str, dict[str, str]] = {}
+    for part in ("dev", "test-questions"):
+        files = sorted((root / part).glob("mkqa-*.jsonl"))
+        if not files:
+            raise PolyretError(f"{root / part}: no mkqa-<lang>.jsonl file found")
+        for path in files:
+            code = path.stem.removeprefix("mkqa-")
+            if _language(code) in ctx.languages:
+                _read_mkqa_file(ctx.open(path), code, questions)
+    for qid, texts in questions.items():
+        yield Group(f"{root.name}/{qid}", root.name, texts)
+
+
+def _read_mkqa_file(path: Path, code: str, questions: dict[str, dict[str, str]]) -> None:
+    lang = _language(code)
+    for where, record in _read_jsonl(path):
+        rid = _field(record, "id", str, where)
+        if _field(record, "lang", str, where) != code or not rid.endswith(f"_{code}"):
+            raise PolyretError(f"{where}: id {rid!r} / lang {record['lang']!r} do not match the file's {code!r}")
+        texts = questions.setdefault(rid.removesuffix(f"_{code}"), {})
+        if lang in texts:
+            raise PolyretError(f"{where}: id {rid!r} appears twice")
+        texts[lang] = _field(record, "question", str, where)
+
+
+def _read_mintaka(root: Path, ctx: _Context) -> Iterator[Group | str]:
+    """Mintaka v1.0: a JSON list of {id, question (English), translations {lang: text}}."""
+    path = ctx.open(root / "mintaka_dev.json")
+    records = _read_json(path)
+    if not isinstance(records, list):
+        raise PolyretError(f"{path}: expected a JSON list of questions")
+    for index, record in enumerate(records):
+        where = f"{path}: record {index}"
+        rid = _field(record, "id", str, where)
+        where = f"{where} (id {rid})"
+        translations = _field(record, "translations", dict, where)
+        bad = [lang for lang, text in translations.items() if not isinstance(text, str)]
+        if bad:
+            raise PolyretError(f"{where}: translation {bad[0]!r} is not a string")
+        texts = {"en": _field(record, "question", str, where), **translations}
+        yield Group(f"{root.name}/{rid}", root.name, {_language(lang): text for lang, text in texts.items()})
+
+
+_READERS: dict[str, Reader] = {
+    "arcd": _squad_reader("ar", lambda root: [root / "arcd.json"], lambda path, qid, a, p, q: qid),
+    "cmrc2018": _squad_reader(
+        "zh", lambda root: [root / "cmrc2018_dev.json", root / "cmrc2018_trial.json"], lambda path, qid, a, p, q: qid
+    ),
+    # TQuAD ids repeat across and even inside files, so its record id is the position in the file.
+    "tquad": _squad_reader("tr", _tquad_files, lambda path, qid, a, p, q: f"{path.stem}/{a}.{p}.{q}"),
+    "iapp-wiki-qa-thai": _read_iapp,
+    "mkqa": _read_mkqa,
+    "mintaka": _read_mintaka,
+}

@@ -1,0 +1,351 @@
+"""Batch strategies (DESIGN.md section 1): which (query language, positive language) pairs fill a training batch.
+
+A sampler is an infinite stream indexed by step. The batch of step `s` is drawn from
+`np.random.default_rng([seed, s])` alone, so any step can be produced on its own: resuming needs only the next
+step number, and every data-parallel rank draws the same *global* batch and keeps its own shard of it. The global
+batch therefore does not depend on `world_size`, and gathered cross-device negatives share the batch's language
+setting without duplicates.
+
+Data are indexed once into *pools*: for every (query language, positive language) pair, the groups that can feed
+it and an interned id of each one's positive text. A pool whose groups hold fewer distinct positive texts than the
+global batch size cannot fill a batch without repeating a group or a positive (a false negative); it is excluded
+from drawing and listed in `BatchSampler.excluded`. A strategy left with no pool of a kind it needs fails at
+construction with a `PolyretError`; there is no silent fallback to another strategy.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterator, Literal
+
+import numpy as np
+
+from polyret.data.groups import Group
+from polyret.errors import PolyretError
+
+STRATEGIES = ("x_x_mono", "x_y", "hybrid", "x_x", "en_en")
+Kind = Literal["mono", "cross"]
+Pair = tuple[str, str]
+
+# Share of mono batches per strategy; hybrid's is alpha.
+_MONO_SHARE = {"x_x_mono": 1.0, "x_y": 0.0, "x_x": 1.0, "en_en": 1.0}
+# Rounds of vectorised candidate draws before crowded pools are scanned in a random order instead.
+_ROUNDS = 4
+# Per-example draws across pools can (rarely) exhaust a small pool once other pools have taken its groups or
+# positive texts; such a batch is redrawn, and this many failures in a row means the data cannot feed the batch.
+_MAX_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class Batch:
+    """This rank's share of one global batch: example i is (queries[i], positives[i]) from group group_ids[i].
+
+    `language_pair` is the batch-wide (query, positive) language pair, the same on every rank; None when pairs are
+    drawn per example (x_x, or x_y with per-example pairs).
+    """
+
+    step: int
+    kind: Kind
+    language_pair: Pair | None
+    query_langs: list[str]
+    positive_langs: list[str]
+    group_ids: list[str]
+    queries: list[str]
+    positives: list[str]
+
+    def __len__(self) -> int:
+        return len(self.group_ids)
+
+
+class BatchSampler:
+    """Infinite stream of batches for one strategy; build it with `make_sampler`.
+
+    `batch_size` is the global batch (all ranks together), so results do not change with the number of devices;
+    each rank gets `batch_size // world_size` examples.
+    """
+
+    def __init__(
+        self,
+        strategy: str,
+        groups: list[Group],
+        batch_size: int,
+        *,
+        alpha: float,
+        tau: float,
+        seed: int,
+        world_size: int,
+        rank: int,
+        languages: list[str] | None,
+        per_example_pairs: bool,
+    ) -> None:
+        _validate(strategy, groups, batch_size, alpha, tau, seed, world_size, rank, per_example_pairs)
+        self.strategy = strategy
+        self.batch_size = batch_size
+        self.local_batch_size = batch_size // world_size
+        self.world_size = world_size
+        self.rank = rank
+        self.seed = seed
+        self.languages = sorted(set(languages)) if languages is not None else None
+        self.step = 0
+        self._groups = groups
+        self._texts: list[str] = []
+        pools = self._index(groups)
+        distinct = {key: len(set(texts)) for key, (_, texts) in pools.items()}
+        self.excluded: dict[Pair, int] = {key: n for key, n in distinct.items() if n < batch_size}
+        """Pairs left out of drawing, with their number of distinct positive texts (below the batch size)."""
+
+        # Eligible pools in flat arrays: a pool is the slice offsets[i]:offsets[i] + sizes[i] of pairs[i].
+        self._pairs = [key for key in pools if key not in self.excluded]
+        self._sizes = np.array([len(pools[key][0]) for key in self._pairs], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(self._sizes)[:-1]]).astype(np.int64)
+        self._flat_groups = np.array([g for key in self._pairs for g in pools[key][0]], dtype=np.int64)
+        self._flat_texts = np.array([t for key in self._pairs for t in pools[key][1]], dtype=np.int64)
+
+        self._mono_share = alpha if strategy == "hybrid" else _MONO_SHARE[strategy]
+        self._mixed: dict[Kind, bool] = {"mono": strategy == "x_x", "cross": per_example_pairs}
+        self._candidates: dict[Kind, np.ndarray] = {}
+        self._cdf: dict[Kind, list[float]] = {}
+        self.probabilities: dict[Kind, dict[Pair, float]] = {"mono": {}, "cross": {}}
+        """Probability of each language pair within a batch kind: proportional to (number of groups) ** tau."""
+        for kind, needed in (("mono", self._mono_share > 0), ("cross", self._mono_share < 1)):
+            if not needed:
+                continue
+            indices = [i for i, (q, p) in enumerate(self._pairs) if (q == p) == (kind == "mono")]
+            if strategy == "en_en":
+                indices = [i for i in indices if self._pairs[i] == ("en", "en")]
+            if not indices:
+                raise PolyretError(self._missing(kind, distinct))
+            weights = self._sizes[indices].astype(np.float64) ** tau
+            probabilities = weights / weights.sum()
+            self.probabilities[kind] = {self._pairs[i]: float(w) for i, w in zip(indices, probabilities)}
+            self._candidates[kind] = np.array(indices, dtype=np.int64)
+            # Inverse-CDF draws cost a fraction of Generator.choice(p=...); the last bound is exactly 1.
+            self._cdf[kind] = [*np.cumsum(probabilities)[:-1].tolist(), 1.0]
+        self._fingerprint = {
+            "strategy": strategy,
+            "batch_size": batch_size,
+            "alpha": alpha,
+            "tau": tau,
+            "seed": seed,
+            "languages": self.languages,
+            "per_example_pairs": per_example_pairs,
+            "groups_sha256": hashlib.sha256("\0".join(g.id for g in groups).encode()).hexdigest(),
+        }
+
+    def _index(self, groups: list[Group]) -> dict[Pair, tuple[list[int], list[int]]]:
+        """For every language pair, the groups that can feed it and the interned id of each one's positive."""
+        allowed = set(self.languages) if self.languages is not None else None
+        if allowed is not None:
+            present = {lang for g in groups for lang in (*g.queries, *g.passages)}
+            if missing := sorted(allowed - present):
+                raise PolyretError(f"--languages: no training group has text in {', '.join(missing)}")
+        pools: dict[Pair, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+        interned: dict[str, int] = {}
+        for index, group in enumerate(groups):
+            langs = sorted(set(group.queries) | set(group.passages))
+            if allowed is not None:
+                langs = [lang for lang in langs if lang in allowed]
+            # The pairs of Group.pair_languages, enumerated here to call Group.positive once per pair.
+            for q in langs:
+                if q not in group.queries:
+                    continue
+                for p in langs:
+                    text = group.positive(q, p)
+                    if text is None:
+                        continue
+                    text_id = interned.setdefault(text, len(interned))
+                    if text_id == len(self._texts):
+                        self._texts.append(text)
+                    members, text_ids = pools[(q, p)]
+                    members.append(index)
+                    text_ids.append(text_id)
+        return {key: pools[key] for key in sorted(pools)}
+
+    def _missing(self, kind: Kind, distinct: dict[Pair, int]) -> str:
+        """Why the data cannot feed `kind` batches, naming the strategy and the pairs that were too small."""
+        if self.strategy == "en_en":
+            need = "English query-positive pairs (en-en)"
+            small = {k: n for k, n in distinct.items() if k == ("en", "en")}
+        elif kind == "mono":
+            need = "groups with a query and a positive in the same language (QA pairs; parallel questions have none)"
+            small = {k: n for k, n in distinct.items() if k[0] == k[1]}
+        else:
+            need = "groups with a positive in another language than the query (translated QA or parallel questions)"
+            small = {k: n for k, n in distinct.items() if k[0] != k[1]}
+        message = f"batch strategy {self.strategy} needs {need}"
+        if not small:
+            within = " within --languages" if self.languages is not None else ""
+            return f"{message}; the training groups have none{within}"
+        sizes = ", ".join(f"{q}-{p} {n}" for (q, p), n in sorted(small.items(), key=lambda item: -item[1])[:8])
+        return (
+            f"{message}, with at least --batch-size {self.batch_size} distinct positives per language pair; "
+            f"largest: {sizes}"
+        )
+
+    def batch_at(self, step: int) -> Batch:
+        """This rank's share of the global batch of `step`; a pure function of (seed, step) and the options."""
+        rng = np.random.default_rng([self.seed, step])
+        kind: Kind = "mono" if rng.random() < self._mono_share else "cross"
+        candidates, cdf, mixed = self._candidates[kind], self._cdf[kind], self._mixed[kind]
+        for _ in range(_MAX_ATTEMPTS):
+            if mixed:
+                slots = candidates[np.searchsorted(cdf, rng.random(self.batch_size), side="right")]
+            else:
+                slots = np.full(self.batch_size, candidates[bisect.bisect_right(cdf, rng.random())])
+            chosen = self._fill(rng, slots)
+            if chosen is not None:
+                break
+        else:
+            raise PolyretError(
+                f"batch strategy {self.strategy}: could not draw {self.batch_size} distinct groups and positives "
+                f"at step {step} in {_MAX_ATTEMPTS} tries; lower --batch-size"
+            )
+        start = self.rank * self.local_batch_size
+        mine = chosen[start : start + self.local_batch_size]
+        pairs = [self._pairs[i] for i in slots[start : start + self.local_batch_size].tolist()]
+        return Batch(
+            step=step,
+            kind=kind,
+            language_pair=None if mixed else pairs[0],
+            query_langs=[q for q, _ in pairs],
+            positive_langs=[p for _, p in pairs],
+            group_ids=[self._groups[g].id for g, _ in mine],
+            queries=[self._groups[g].queries[q] for (g, _), (q, _) in zip(mine, pairs)],
+            positives=[self._texts[t] for _, t in mine],
+        )
+
+    def _fill(self, rng: np.random.Generator, slots: np.ndarray) -> list[tuple[int, int]] | None:
+        """(group, positive text id) for every slot (a pool index), all distinct; None if a pool ran dry.
+
+        Each round draws one candidate per open slot from its pool at once and keeps those whose group and text
+        are still unused, which amounts to sampling without replacement. Slots still open after a few rounds
+        (pools about as small as the batch, or full of repeated texts) take the first unused entries of a random
+        permutation of their pool.
+        """
+        chosen: list[tuple[int, int]] = [(-1, -1)] * len(slots)
+        used_groups: set[int] = set()
+        used_texts: set[int] = set()
+
+        def entries(flat: np.ndarray) -> Iterator[tuple[int, int]]:
+            return zip(self._flat_groups[flat].tolist(), self._flat_texts[flat].tolist())
+
+        def fresh(group: int, text: int) -> bool:
+            if group in used_groups or text in used_texts:
+                return False
+            used_groups.add(group)
+            used_texts.add(text)
+            return True
+
+        pending = list(range(len(slots)))
+        for _ in range(_ROUNDS):
+            pools = slots[pending]
+            # floor(u * n) < n for u < 1 (n < 2**53); several times cheaper than integers() with array bounds.
+            draws = (rng.random(len(pending)) * self._sizes[pools]).astype(np.int64)
+            left = []
+            for position, entry in zip(pending, entries(self._offsets[pools] + draws)):
+                if fresh(*entry):
+                    chosen[position] = entry
+                else:
+                    left.append(position)
+            if not left:
+                return chosen
+            pending = left
+        for pool in sorted(set(slots[pending].tolist())):
+            open_slots = [position for position in pending if slots[position] == pool]
+            for entry in entries(self._offsets[pool] + rng.permutation(self._sizes[pool])):
+                if fresh(*entry):
+                    chosen[open_slots.pop()] = entry
+                    if not open_slots:
+                        break
+            else:
+                return None
+        return chosen
+
+    def __iter__(self) -> Iterator[Batch]:
+        return self
+
+    def __next__(self) -> Batch:
+        batch = self.batch_at(self.step)
+        self.step += 1
+        return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state: the next step, and the options and data it is valid for."""
+        return {"step": self.step, **self._fingerprint}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a saved state; refuses a state saved with other options or data (its batches would differ)."""
+        for name, value in self._fingerprint.items():
+            if state.get(name) != value:
+                raise PolyretError(
+                    f"sampler state was saved with {name}={state.get(name)!r} but this run has {value!r}: "
+                    "resume with the same options and training data"
+                )
+        self.step = int(state["step"])
+
+
+def _validate(
+    strategy: str,
+    groups: list[Group],
+    batch_size: int,
+    alpha: float,
+    tau: float,
+    seed: int,
+    world_size: int,
+    rank: int,
+    per_example_pairs: bool,
+) -> None:
+    if strategy not in STRATEGIES:
+        raise PolyretError(f"--strategy: unknown batch strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if not 0.0 <= alpha <= 1.0:
+        raise PolyretError(f"--alpha must be in [0, 1] (share of x_x_mono batches in hybrid), got {alpha}")
+    if not (tau >= 0.0 and math.isfinite(tau)):
+        raise PolyretError(f"--tau must be a finite number >= 0 (0 uniform, 1 by data size), got {tau}")
+    if seed < 0:
+        raise PolyretError(f"--seed must be >= 0, got {seed}")
+    if batch_size < 2:
+        raise PolyretError(f"--batch-size must be at least 2 (in-batch negatives need others), got {batch_size}")
+    if world_size < 1 or not 0 <= rank < world_size:
+        raise PolyretError(f"rank {rank} is outside world size {world_size}")
+    if batch_size % world_size:
+        raise PolyretError(
+            f"--batch-size {batch_size} (the global batch) must be divisible by the world size {world_size}"
+        )
+    if per_example_pairs and strategy not in ("x_y", "hybrid"):
+        raise PolyretError(f"--per-example-pairs applies to x_y and hybrid batches, not to strategy {strategy}")
+    if not groups:
+        raise PolyretError(f"batch strategy {strategy}: no training groups")
+    if repeated := [i for i, n in Counter(g.id for g in groups).items() if n > 1]:
+        raise PolyretError(f"training groups repeat id {repeated[0]!r}: a repeated group would be its own negative")
+
+
+def make_sampler(
+    strategy: str,
+    groups: list[Group],
+    batch_size: int,
+    *,
+    alpha: float = 0.5,
+    tau: float = 1.0,
+    seed: int = 0,
+    world_size: int = 1,
+    rank: int = 0,
+    languages: list[str] | None = None,
+    per_example_pairs: bool = False,
+) -> BatchSampler:
+    """A sampler for `strategy` (one of STRATEGIES); `batch_size` is global, `languages` restricts both sides."""
+    return BatchSampler(
+        strategy,
+        groups,
+        batch_size,
+        alpha=alpha,
+        tau=tau,
+        seed=seed,
+        world_size=world_size,
+        rank=rank,
+        languages=languages,
+        per_example_pairs=per_example_pairs,
+    )

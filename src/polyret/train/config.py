@@ -1,0 +1,85 @@
+"""The training configuration: one typed, validated object, loadable from YAML and saved beside the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from polyret.errors import PolyretError
+
+Strategy = Literal["x_x_mono", "x_y", "hybrid", "x_x", "en_en"]
+
+
+class TrainConfig(BaseModel):
+    """Every option of `polyret train`. Field names equal the CLI flags (with - for _)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "embedded:me5-small"
+    strategy: Strategy = "hybrid"
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="hybrid: probability of a monolingual batch")
+    tau: float = Field(1.0, ge=0.0, description="language (pair) sampling temperature: p ~ n^tau")
+    per_example_pairs: bool = Field(False, description="x_y: draw the language pair per example, not per batch")
+    steps: int = Field(100, ge=1)
+    batch_size: int = Field(16, ge=2, description="pairs per optimiser step across all ranks")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step (each batch_size/grad_accum)")
+    lr: float = Field(2e-5, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_steps: int = Field(-1, description="-1: 10% of steps")
+    max_grad_norm: float = Field(1.0, gt=0.0)
+    temperature: float = Field(0.05, gt=0.0)
+    symmetric: bool = False
+    freeze_embeddings: bool = Field(True, description="freeze the word embeddings (96M of mE5-small's 118M weights)")
+    freeze_layers: int = Field(0, ge=0, description="freeze the lowest N transformer layers")
+    gradient_checkpointing: bool = False
+    query_max_length: int = Field(64, ge=4)
+    passage_max_length: int = Field(128, ge=4)
+    seed: int = 0
+    checkpoint_every: int = Field(25, ge=1)
+    data_dir: Path = Path("../shared/data")
+    sources: list[str] | None = None
+    languages: list[str] | None = None
+    output: Path = Path("runs/train")
+    device: str = "auto"
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    check_leakage: bool = Field(True, description="refuse to train on text that overlaps the evaluation sets")
+
+    @field_validator("sources", "languages", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def effective_warmup(self) -> int:
+        return max(0, self.steps // 10) if self.warmup_steps < 0 else self.warmup_steps
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """YAML file (if any), then CLI overrides (None means "not given"); errors name the file and field."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except OSError as err:
+            raise PolyretError(f"{path}: cannot read config ({err.strerror})") from None
+        except yaml.YAMLError as err:
+            raise PolyretError(f"{path}: malformed YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(loaded, dict):
+            raise PolyretError(f"{path}: a config must be a mapping of option: value")
+        data.update({k.replace("-", "_"): v for k, v in loaded.items()})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return TrainConfig(**data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(x) for x in first["loc"])
+        where = f"{path}: " if path else ""
+        raise PolyretError(f"{where}option {field!r}: {first['msg']}") from None

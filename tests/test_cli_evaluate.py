@@ -1,0 +1,108 @@
+"""`polyret evaluate` end to end on a tiny model and a tiny generic benchmark, checked by brute force."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from polyret.cli import app
+from polyret.data.generic import load_generic
+from polyret.model.encoder import Encoder, EncoderOptions
+from test_generic_reader import write_generic
+
+runner = CliRunner()
+
+SENTENCES = {
+    "en": ["Paris is the capital of France.", "The dog sleeps all day.", "Water boils at one hundred degrees.",
+           "The fox jumps over the fence."],
+    "de": ["Paris ist die Hauptstadt Frankreichs.", "Der Hund schläft den ganzen Tag.",
+           "Wasser kocht bei hundert Grad.", "Der Fuchs springt über den Zaun."],
+    "es": ["París es la capital de Francia.", "El perro duerme todo el día.", "El agua hierve a cien grados.",
+           "El zorro salta la valla."],
+}
+QUESTIONS = {"en": ["What is the capital of France?", "Who sleeps all day?", "When does water boil?"],
+             "de": ["Was ist die Hauptstadt Frankreichs?", "Wer schläft den ganzen Tag?", "Wann kocht Wasser?"],
+             "es": ["¿Cuál es la capital de Francia?", "¿Quién duerme todo el día?", "¿Cuándo hierve el agua?"]}
+
+
+@pytest.fixture()
+def parallel_bench(tmp_path: Path) -> Path:
+    corpus = [{"id": f"{lang}{i}", "text": t, "lang": lang} for lang, ts in SENTENCES.items() for i, t in enumerate(ts)]
+    queries = [{"id": f"q{lang}{i}", "text": t, "lang": lang} for lang, ts in QUESTIONS.items() for i, t in enumerate(ts)]
+    qrels = [f"q{ql}{i} 0 {cl}{i} 1" for ql in QUESTIONS for i in range(3) for cl in SENTENCES]
+    return write_generic(tmp_path / "bench", corpus, queries, qrels)
+
+
+def brute_force(q: np.ndarray, c: np.ndarray, q_lang: list[str], c_lang: list[str], rel: list[set[int]]) -> dict:
+    """Independent reference: full stable sort of every query's scores."""
+    scores = q @ c.T
+    aps, dists, pair = [], [], {}
+    for i in range(len(q)):
+        order = np.argsort(-scores[i], kind="stable")
+        ranks = sorted(int(np.where(order == j)[0][0]) + 1 for j in rel[i])
+        aps.append(np.mean([(k + 1) / r for k, r in enumerate(ranks)]))
+        dists.append(ranks[-1] - ranks[0])
+        for lang in set(c_lang):
+            sub = [j for j in order if c_lang[j] == lang]
+            target = [j for j in rel[i] if c_lang[j] == lang][0]
+            pair.setdefault((q_lang[i], lang), []).append(1.0 / (sub.index(target) + 1))
+    langs = sorted(set(c_lang))
+    mo = np.mean([np.mean(pair[(a, a)]) for a in langs])
+    cr = np.mean([np.mean(pair[(a, b)]) for a in langs for b in langs if a != b])
+    by_lang = {a: np.mean([d for d, ql in zip(dists, q_lang) if ql == a]) for a in langs}
+    return {"mul_map": float(np.mean(aps)), "mo_map": float(mo), "cr_map": float(cr),
+            "rank_distance": float(np.mean(list(by_lang.values())))}
+
+
+def test_evaluate_matches_brute_force(tiny_models: dict[str, Path], parallel_bench: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["evaluate", "--model", str(tiny_models["xlm-roberta"]), "--benchmark", str(parallel_bench),
+            "--output", str(out), "--trec-run", "--query-prefix", "query: ", "--passage-prefix", "passage: "]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    res = json.loads((out / "results.json").read_text())
+    assert (out / "pair_map.png").stat().st_size > 1000
+    assert len((out / "run.trec").read_text().splitlines()) == 9 * 12  # every candidate, top_k >= pool
+
+    bench = load_generic(parallel_bench)
+    enc = Encoder(EncoderOptions(model=str(tiny_models["xlm-roberta"]), query_prefix="query: ",
+                                 passage_prefix="passage: "))
+    q = enc.encode([x.text for x in bench.queries], "query")
+    c = enc.encode([x.text for x in bench.candidates], "passage")
+    cid = {x.id: i for i, x in enumerate(bench.candidates)}
+    expected = brute_force(q, c, [x.lang for x in bench.queries], [x.lang for x in bench.candidates],
+                           [{cid[d] for d in bench.qrels[x.id]} for x in bench.queries])
+    for key, value in expected.items():
+        assert res["metrics"][key] == pytest.approx(value, abs=1e-6), key
+    assert res["benchmark"]["files_sha256"].keys() == {"corpus.jsonl", "queries.jsonl", "qrels.tsv"}
+    assert res["model"]["fingerprint"] and res["code_version"]["polyret"]
+    assert res["options"]["encoder"]["query_prefix"] == "query: "
+    assert res["timing"]["texts_encoded"] == 21
+
+    # a second run of the same model encodes nothing (cache), and refuses to overwrite without --overwrite
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "already holds results.json" in again.output
+    before = (out / "results.json").read_text()
+    assert json.loads(before) == res
+    rerun = runner.invoke(app, args + ["--overwrite"])
+    assert rerun.exit_code == 0, rerun.output
+    assert json.loads((out / "results.json").read_text())["timing"]["texts_encoded"] == 0
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--languages", "xx"], "unknown language code 'xx'"),
+    (["--articles", "3"], "--articles applies to XQuAD-R only"),
+    (["--pooling", "max"], "unknown pooling 'max'"),
+])
+def test_bad_options_exit_2_without_output(tiny_models: dict[str, Path], parallel_bench: Path, tmp_path: Path,
+                                           extra: list[str], message: str) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_models["bert"]), "--benchmark",
+                                 str(parallel_bench), "--output", str(out), *extra])
+    assert result.exit_code == 2
+    assert message in result.output and len(result.output.strip().splitlines()) <= 2
+    assert not (out / "results.json").exists()
