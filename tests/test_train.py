@@ -103,3 +103,51 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
     bad.write_text("alhpa: 0.5\n")
     with pytest.raises(PolyretError, match="alhpa"):
         load_config(bad, {})
+
+
+def test_data_parallel_training_with_torchrun(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """Two gloo ranks on the CPU train, agree on every step's batch setting, and save one loadable model."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "ddp"
+    args = base_args(tiny_models["bert"], data_dir, out, 4)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), "-m", "polyret", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert (out / "polyret_model.json").is_file()
+    Encoder(EncoderOptions(model=str(out))).encode(["hello"], "query", use_cache=False)
+
+
+def test_nan_loss_stops_with_the_last_good_checkpoint(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from polyret.train.checkpoint import list_checkpoints, load_checkpoint
+    from polyret.train.loss import InfoNCELoss
+
+    real = InfoNCELoss.forward
+    calls = {"n": 0}
+
+    def poisoned(self, q, p, n=None):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        out = real(self, q, p, n)
+        return out._replace(loss=out.loss * float("nan")) if calls["n"] == 3 else out
+
+    monkeypatch.setattr(InfoNCELoss, "forward", poisoned)
+    out = tmp_path / "nan"
+    config = load_config(None, {"model": str(tiny_models["bert"]), "steps": 5, "batch_size": 4, "data_dir": data_dir,
+                                "sources": "arcd,mkqa", "languages": "ar,en", "output": out, "checkpoint_every": 2,
+                                "check_leakage": False})
+    with pytest.raises(PolyretError, match=r"step 3: loss is nan.*\b2\b.*intact"):
+        train(config)
+    assert list_checkpoints(out) == [2]
+    state = load_checkpoint(out, 2)
+    assert all(torch.isfinite(v).all() for v in state["trainable"].values())
+    assert not (out / "polyret_model.json").exists()  # no finished model is claimed

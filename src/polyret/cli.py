@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Optional
 
 import typer
 from rich.console import Console
 
+from polyret.cli_common import console, default_data_dir, friendly
 from polyret.errors import PolyretError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-console = Console(stderr=True)
-
-
-def default_data_dir() -> Path:
-    """$POLYRET_DATA, else ../shared/data beside the checkout, else ./data."""
-    if os.environ.get("POLYRET_DATA"):
-        return Path(os.environ["POLYRET_DATA"])
-    beside = Path(__file__).resolve().parents[3] / "shared" / "data"
-    return beside if beside.is_dir() else Path("data")
-
-
-def friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a PolyretError into one line on stderr and exit status 2."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except PolyretError as err:
-            console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _languages(value: Optional[str]) -> Optional[list[str]]:
@@ -169,6 +145,17 @@ def run(
     failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
     if failed:
         raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")
+
+
+def _register_subcommands() -> None:
+    from polyret.cli_data import data_app
+    from polyret.cli_fetch import fetch
+
+    data_app.command("fetch")(fetch)
+    app.add_typer(data_app, name="data")
+
+
+_register_subcommands()
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m polyret`

@@ -2,16 +2,18 @@
 
 A training text leaks when, after normalisation (NFKC, casefold, punctuation as spaces, whitespace collapsed),
 it equals an evaluation text, or when their sets of character n-grams overlap by at least `threshold` in:
-- `containment` (default): |T & E| / |E|, the share of the evaluation text found in the training text: a copied
-  or lightly edited XQuAD-R question or sentence, also inside a longer training paragraph;
-- `jaccard`: |T & E| / |T | E|, near-duplicates of similar length only.
-Containment is measured against the evaluation text, not the shorter of the two: against the shorter text, a
-question template such as `¿Quién fue el primer presidente de ...?` matches dozens of unrelated questions.
+- `jaccard` (default): |T & E| / |T | E|, a copied or lightly edited question or sentence;
+- `containment`: |T & E| / |E|, the share of the evaluation text found in the training text, which also finds
+  an evaluation sentence inside a training paragraph. It is the stricter test and the noisier one: a short
+  evaluation question is mostly its template (`¿Quién fue el primer presidente del IPCC?` is 83% inside
+  `quién fue el primer presidente de Sudáfrica`), so read its hits before acting on them.
+Texts with fewer than `min_ngrams` distinct n-grams (a word or a set phrase: `Kesinlikle!`, `เป็นต้น`) are
+compared for equality only.
 
-The search is exact and never compares every pair. N-grams are hashed into numpy arrays; by prefix filtering
-(Chaudhuri et al. 2006), a pair reaching overlap t * |X| must share one of the |X| - ceil(t * |X|) + 1 rarest
-n-grams of X, so each text of one side probes an inverted index of the other with those only, and the few
-candidate pairs are then measured exactly.
+The search misses no pair (up to 44-bit hash collisions) yet never compares every pair. N-grams are hashed into
+numpy arrays; by prefix filtering (Chaudhuri et al. 2006), a pair reaching overlap t * |X| must share one of the
+|X| - ceil(t * |X|) + 1 rarest n-grams of X, so each text of one side probes an inverted index of the other with
+those only, and the few candidate pairs are then measured exactly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -29,14 +31,14 @@ from typing import Literal
 import numpy as np
 
 from polyret.data.groups import Group
+from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
 
 Measure = Literal["jaccard", "containment"]
 NGRAM = 5
 THRESHOLD = 0.8
-MEASURE: Measure = "containment"
-MIN_NGRAMS = 30
-_SNIPPET = 80
+MEASURE: Measure = "jaccard"
+MIN_NGRAMS = 10
 
 
 _ASTRAL = re.compile("[\U00010000-\U0010FFFF]")
@@ -60,8 +62,12 @@ def _punctuation(astral: bool) -> re.Pattern[str]:
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, casefold, punctuation as spaces, whitespace collapsed: what makes two texts 'the same'."""
-    text = _punctuation(False).sub(" ", unicodedata.normalize("NFKC", text).casefold())
+    """NFKC, casefold, punctuation as spaces, whitespace collapsed: what makes two texts 'the same'.
+
+    Turkish `İ` casefolds to `i` plus a combining dot; the dot is dropped so that `İsyan` equals `isyan`.
+    """
+    folded = unicodedata.normalize("NFKC", text).casefold().replace("i\u0307", "i")
+    text = _punctuation(False).sub(" ", folded)
     if _ASTRAL.search(text):
         text = _punctuation(True).sub(" ", text)
     return " ".join(text.split())
@@ -69,6 +75,8 @@ def normalize_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class TextRecord:
+    """One text on either side of the check, with what is needed to find it again."""
+
     id: str  # training: group id; evaluation: XQuAD-R query or candidate id
     role: str  # query / passage / context, or question / sentence
     lang: str
@@ -88,13 +96,15 @@ class LeakageHit:
     def describe(self) -> str:
         kind = "exact" if self.exact else f"{self.similarity:.2f}"
         return (
-            f"{self.training.id} {self.training.role}/{self.training.lang} {_snippet(self.training.text)!r} ~ "
-            f"{self.evaluation.id} {_snippet(self.evaluation.text)!r} ({kind})"
+            f"{self.training.id} {self.training.role}/{self.training.lang} {snippet(self.training.text)!r} ~ "
+            f"{self.evaluation.id} {snippet(self.evaluation.text)!r} ({kind})"
         )
 
 
 @dataclass
 class LeakageReport:
+    """Every leaking training text (in input order) and the settings it was found with."""
+
     hits: list[LeakageHit]
     training_texts: int
     evaluation_texts: int
@@ -102,8 +112,8 @@ class LeakageReport:
     threshold: float
     measure: Measure
     min_ngrams: int
-    seconds: float = 0.0
-    by_source: dict[str, int] = field(default_factory=dict)
+    seconds: float
+    by_source: dict[str, int]  # hits per training source
 
     @property
     def clean(self) -> bool:
@@ -112,22 +122,23 @@ class LeakageReport:
     def summary(self) -> str:
         head = (
             f"{len(self.hits)} of {self.training_texts} training texts match one of {self.evaluation_texts} "
-            f"evaluation texts ({self.measure} of character {self.ngram}-grams >= {self.threshold}, or equal)"
+            f"evaluation texts (equal, or {self.measure} of character {self.ngram}-grams >= {self.threshold} "
+            f"for texts of {self.min_ngrams}+ n-grams)"
         )
         if not self.hits:
             return head
-        return f"{head}; by source: {', '.join(f'{s} {n}' for s, n in self.by_source.items())}; " \
-               f"first: {self.hits[0].describe()}"
+        sources = ", ".join(f"{source} {count}" for source, count in self.by_source.items())
+        return f"{head}; by source: {sources}; first: {self.hits[0].describe()}"
 
 
-def training_texts(groups: Iterable[Group], contexts: bool = True) -> list[TextRecord]:
-    """Every query and passage of `groups`, and each distinct paragraph once when `contexts`."""
+def training_texts(groups: Iterable[Group]) -> list[TextRecord]:
+    """Every query and passage of `groups`, and each distinct paragraph once."""
     records: list[TextRecord] = []
     seen_contexts: set[str] = set()
     for group in groups:
         records.extend(TextRecord(group.id, "query", lang, text) for lang, text in group.queries.items())
         records.extend(TextRecord(group.id, "passage", lang, text) for lang, text in group.passages.items())
-        for lang, text in group.contexts.items() if contexts else ():
+        for lang, text in group.contexts.items():
             if text not in seen_contexts:
                 seen_contexts.add(text)
                 records.append(TextRecord(group.id, "context", lang, text))
@@ -136,8 +147,6 @@ def training_texts(groups: Iterable[Group], contexts: bool = True) -> list[TextR
 
 def evaluation_texts(data_dir: Path) -> list[TextRecord]:
     """All XQuAD-R questions and candidate sentences, in all 11 languages."""
-    from polyret.data.xquad_r import load_xquad_r
-
     bench = load_xquad_r(Path(data_dir))
     return [TextRecord(q.id, "question", q.lang, q.text) for q in bench.queries] + [
         TextRecord(c.id, "sentence", c.lang, c.text) for c in bench.candidates
@@ -152,11 +161,7 @@ def check_leakage(
     measure: Measure = MEASURE,
     min_ngrams: int = MIN_NGRAMS,
 ) -> LeakageReport:
-    """Find every training text equal, or near-equal, to an evaluation text (see the module docstring).
-
-    Texts with fewer than `min_ngrams` distinct n-grams are only compared for equality: a short evaluation
-    sentence such as `Kesinlikle!` or `เป็นต้น` lies inside many paragraphs without being taken from them.
-    """
+    """Find every training text equal, or near-equal, to an evaluation text (see the module docstring)."""
     if not 0 < threshold <= 1:
         raise PolyretError(f"--threshold: must be in (0, 1], got {threshold}")
     if ngram < 1 or min_ngrams < 1:
@@ -196,9 +201,16 @@ def _normalised(records: list[TextRecord]) -> tuple[list[str], list[int]]:
     return [normalised[i] for i in keep], keep
 
 
-def assert_no_leakage(training: list[TextRecord], evaluation: list[TextRecord], **options: object) -> LeakageReport:
+def assert_no_leakage(
+    training: list[TextRecord],
+    evaluation: list[TextRecord],
+    ngram: int = NGRAM,
+    threshold: float = THRESHOLD,
+    measure: Measure = MEASURE,
+    min_ngrams: int = MIN_NGRAMS,
+) -> LeakageReport:
     """The report when nothing leaks; otherwise a PolyretError with the summary."""
-    report = check_leakage(training, evaluation, **options)  # type: ignore[arg-type]
+    report = check_leakage(training, evaluation, ngram, threshold, measure, min_ngrams)
     if not report.clean:
         raise PolyretError(f"zero-shot leakage: {report.summary()}")
     return report
@@ -214,20 +226,22 @@ def _hits(pairs: np.ndarray, similarity: np.ndarray, t_norm: list[str],
     exact_of: dict[str, int] = {}
     for e, text in enumerate(e_norm):
         exact_of.setdefault(text, e)
+    copies = Counter(e_norm)
     best: dict[int, tuple[float, int]] = {t: (1.0, exact_of[text]) for t, text in enumerate(t_norm) if text in exact_of}
-    matches: Counter[int] = Counter(best.keys())
-    for (t, e), sim in zip(pairs.tolist(), similarity.tolist()):
-        if t in best and best[t][1] == e:
-            continue
+    matches: Counter[int] = Counter({t: copies[t_norm[t]] for t in best})
+    for (t, e), sim in zip(pairs.tolist(), similarity.tolist(), strict=True):
+        if e_norm[e] == t_norm[t]:
+            continue  # counted among the copies
         matches[t] += 1
         if t not in best or sim > best[t][0]:
             best[t] = (sim, e)
     return [(t, best[t][1], float(best[t][0]), t_norm[t] in exact_of, matches[t]) for t in sorted(best)]
 
 
-def _snippet(text: str) -> str:
+def snippet(text: str, width: int = 80) -> str:
+    """One line of at most `width` characters, for reports."""
     flat = " ".join(text.split())
-    return flat if len(flat) <= _SNIPPET else flat[: _SNIPPET - 1] + "…"
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 # ------------------------------------------------------------------------------------------ n-gram arrays
@@ -244,7 +258,8 @@ def _mix(x: np.ndarray) -> np.ndarray:
     x = x * np.uint64(0xBF58476D1CE4E5B9)
     x = x ^ (x >> np.uint64(27))
     x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    mixed: np.ndarray = x ^ (x >> np.uint64(31))
+    return mixed
 
 
 class _NGrams:
@@ -290,7 +305,7 @@ def _candidates(probe: _NGrams, index: _NGrams, threshold: float, min_ngrams: in
         return np.zeros((0, 2), np.int64)
     first = np.flatnonzero(np.r_[True, index_hash[1:] != index_hash[:-1]])  # postings of each distinct n-gram
     keys, freq = index_hash[first], np.diff(np.r_[first, index_hash.size])
-    at = np.minimum(np.searchsorted(keys, probe.hash), keys.size - 1)
+    at = _search(keys, probe.hash)
     present = keys[at] == probe.hash
     df = np.where(present, freq[at], 0)
     rarest = np.argsort((probe.doc.astype(np.uint64) << np.uint64(32)) | df.astype(np.uint64), kind="stable")
@@ -302,6 +317,14 @@ def _candidates(probe: _NGrams, index: _NGrams, threshold: float, min_ngrams: in
     offsets = np.repeat(first[at[chosen]] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
     pairs = _distinct((np.repeat(probe.doc[chosen], counts) << 32) | index_doc[offsets])
     return np.stack([pairs >> 32, pairs & 0xFFFFFFFF], axis=1)
+
+
+def _search(sorted_keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each value in `sorted_keys` (clipped; check equality): searching sorted values is 3x faster."""
+    order = np.argsort(values)
+    found = np.empty(values.size, np.int64)
+    found[order] = np.searchsorted(sorted_keys, values[order])
+    return np.minimum(found, sorted_keys.size - 1)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -328,5 +351,5 @@ def _count_in(small: _NGrams, large: _NGrams, pairs: np.ndarray) -> np.ndarray:
     owner = np.repeat(np.arange(len(pairs)), counts)
     entries = np.repeat(small.start[pairs[:, 0]] - (np.cumsum(counts) - counts), counts) + np.arange(counts.sum())
     keys = _mix(small.hash[entries] ^ (pairs[owner, 1].astype(np.uint64) * _DOC_SALT))
-    found = large_keys[np.minimum(np.searchsorted(large_keys, keys), large_keys.size - 1)] == keys
+    found = large_keys[_search(large_keys, keys)] == keys
     return np.bincount(owner, weights=found, minlength=len(pairs)).astype(np.int64)

@@ -19,8 +19,8 @@ Rules, in order:
 - Thai has no sentence punctuation: writers put a space between sentences and clauses, but also around names,
   numbers and foreign words. A space between two Thai letters is a candidate boundary (never one before `ๆ`),
   and the pieces are joined left to right until each is at least `thai_min_chars` long, so a Thai passage is
-  a run of clauses of sentence-like length (default 100 characters: median about 120, close to the Arabic
-  sentences) rather than a name or a number.
+  a run of clauses of sentence-like length rather than a name or a number (default 100 characters: iApp
+  passages then have a median of 135 characters, between TQuAD's 106 and ARCD's 178).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ _THAI_SPACE = re.compile(rf"(?<=[{_THAI_LETTER}])\s+(?=[{_THAI_LETTER}])(?!ๆ)"
 _ROMAN = re.compile(r"[IVXLCDM]+")
 _DOTTED = re.compile(r"(?:\w{1,3}\.)+\w{1,3}")
 _ORDINAL_DOT_LANGUAGES = frozenset({"tr", "de", "da", "fi", "hu", "cs", "sk", "nb", "no"})  # "19. yüzyıl"
-_ABBREVIATIONS = frozenset(
-    "dr prof doç yrd av mr mrs ms st no vb vs bkz örn yy çev sn ing lat fr ar yun haz ed vol jr sr".split()
-)
+_ABBREVIATIONS = frozenset({  # English and Turkish, before a capitalised name or word
+    "dr", "prof", "doç", "yrd", "av", "mr", "mrs", "ms", "st", "no", "vb", "vs", "bkz", "örn", "yy", "çev", "sn",
+    "ing", "lat", "fr", "ar", "yun", "haz", "ed", "vol", "jr", "sr",
+})
 
 
 def sentence_spans(text: str, lang: str, thai_min_chars: int = THAI_MIN_CHARS) -> list[Span]:

@@ -6,6 +6,9 @@ import json
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
+
+GITHUB_RAW = "https://raw.githubusercontent.com"
 
 
 @lru_cache(maxsize=1)
@@ -22,9 +25,12 @@ def expected_sha256(path: str) -> str | None:
     return None
 
 
-def upstream_url(entry: dict[str, Any]) -> str | None:
-    """Raw download address of an entry's upstream file (a zip archive for entries with `archive_member`)."""
+def upstream_url(entry: dict[str, Any], base_url: str = GITHUB_RAW) -> str | None:
+    """Raw download address of an entry's upstream file (a zip archive for entries with `archive_member`).
+
+    `base_url` lets a mirror (or a test server) serve the same `<repo>/<ref>/<path>` tree as GitHub's raw host.
+    """
     if not entry.get("upstream_path"):
         return None
     ref = entry.get("commit") or entry.get("ref") or "master"
-    return f"https://raw.githubusercontent.com/{entry['repo']}/{ref}/{entry['upstream_path']}"
+    return f"{base_url.rstrip('/')}/{entry['repo']}/{ref}/{quote(entry['upstream_path'])}"

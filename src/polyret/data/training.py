@@ -6,9 +6,10 @@
 - Parallel questions (MKQA, Mintaka): one group per question with a query per language and no passage; the
   translation in language B is the positive for the query in language A.
 
-Every group id is `<source>/<record id>`. Texts are deduplicated per source and language (the same question in
-two groups would be a false negative in one batch) and every drop is counted, so the numbers in `stats` say
-exactly what training will see.
+Every group id is `<source>/<record id>`. A text that an earlier group of the same source already has (same role,
+language and normalised text) is removed, since two groups sharing a text in one batch make a false negative;
+a group left without a (query, positive) pair is dropped. Every drop is counted, so `stats` says exactly what
+training will see.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class SourceStats:
 
 @dataclass
 class TrainingData:
+    """The groups of all sources read, in source order, with per-source statistics."""
+
     groups: list[Group]
     stats: dict[str, SourceStats]
     languages: list[str]
@@ -56,12 +59,14 @@ class TrainingData:
         return {path: digest for stats in self.stats.values() for path, digest in stats.files.items()}
 
 
-# A reader yields groups (unfiltered) or the name of a reason a record was skipped.
-Reader = Callable[[Path, "_Context"], Iterator["Group | str"]]
+# A reader yields groups (unfiltered) or why it skipped a record (a `dropped` counter name).
+Reader = Callable[[Path, "_Reading"], Iterator["Group | str"]]
 
 
 @dataclass
-class _Context:
+class _Reading:
+    """What every reader of one source needs: the data root, the languages kept, and the files it read."""
+
     data_dir: Path
     languages: frozenset[str]
     files: dict[str, str]
@@ -91,16 +96,18 @@ def load_training_groups(
     unknown = [s for s in chosen if s not in SOURCES]
     if unknown:
         raise PolyretError(f"--sources: unknown training source {unknown[0]!r}; available: {','.join(SOURCES)}")
+    if len(set(chosen)) != len(chosen):
+        raise PolyretError(f"--sources: a source is named twice in {','.join(chosen)}")
     langs = list(languages) if languages else list(XQUAD_R_LANGUAGES)
     if not (data_dir / "train").is_dir():
         raise PolyretError(f"{data_dir / 'train'}: training data directory not found (pass --data-dir)")
     groups: list[Group] = []
     stats: dict[str, SourceStats] = {}
     for source in chosen:
-        context = _Context(data_dir, frozenset(langs), {})
-        items = _READERS[source](data_dir / "train" / source, context)
-        kept, stats[source] = _clean(items, context.languages, distinct_passages)
-        stats[source].files = context.files
+        reading = _Reading(data_dir, frozenset(langs), {})
+        items = _READERS[source](data_dir / "train" / source, reading)
+        kept, stats[source] = _clean(items, reading.languages, distinct_passages)
+        stats[source].files = reading.files
         groups.extend(kept)
     return TrainingData(groups, stats, langs)
 
@@ -108,47 +115,49 @@ def load_training_groups(
 def _clean(
     items: Iterable[Group | str], languages: frozenset[str], distinct_passages: bool
 ) -> tuple[list[Group], SourceStats]:
-    """Keep the languages asked for; drop empty texts, groups that feed no pair and duplicates; count."""
+    """Keep the languages asked for, drop empty and repeated texts, then groups left without a pair; count."""
     stats = SourceStats()
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()  # (role, language, normalised text) of the groups kept
     kept: list[Group] = []
     for item in items:
         if isinstance(item, str):
             stats.dropped[item] += 1
             continue
-        queries, passages = _keep(item.queries, languages, stats), _keep(item.passages, languages, stats)
-        if not queries and not passages:
+        if not languages.intersection(item.queries) and not languages.intersection(item.passages):
             continue  # nothing in the languages asked for: filtered out, not dropped
+        queries = _keep(item.queries, "query", languages, seen, stats, check=True)
+        passages = _keep(item.passages, "passage", languages, seen, stats, check=distinct_passages)
         group = Group(item.id, item.source, _plain(queries), _plain(passages),
                       {lang: text for lang, text in item.contexts.items() if lang in passages})
         pairs = group.pair_languages()
-        query_keys = {("query", lang, norm) for lang, (_, norm) in queries.items()}
-        passage_keys = {("passage", lang, norm) for lang, (_, norm) in passages.items()}
         if not pairs:
-            stats.dropped["no pair left"] += 1
-        elif query_keys & seen:
-            stats.dropped["duplicate query"] += 1
-        elif distinct_passages and passage_keys & seen:
-            stats.dropped["duplicate passage"] += 1
-        else:
-            seen |= query_keys | passage_keys
-            kept.append(group)
-            stats.groups += 1
-            stats.pairs.update(pairs)
-            stats.texts.update([*group.queries, *group.passages])
+            stats.dropped["groups without a pair"] += 1
+            continue
+        seen.update(("query", lang, norm) for lang, (_, norm) in queries.items())
+        seen.update(("passage", lang, norm) for lang, (_, norm) in passages.items())
+        kept.append(group)
+        stats.groups += 1
+        stats.pairs.update(pairs)
+        stats.texts.update([*group.queries, *group.passages])
     return kept, stats
 
 
-def _keep(texts: dict[str, str], languages: frozenset[str], stats: SourceStats) -> dict[str, tuple[str, str]]:
-    """lang -> (text, normalised text) for the languages asked for, counting texts that normalise to nothing."""
+def _keep(
+    texts: dict[str, str], role: str, languages: frozenset[str], seen: set[tuple[str, str, str]],
+    stats: SourceStats, check: bool,
+) -> dict[str, tuple[str, str]]:
+    """lang -> (text, normalised text) in `languages`, without texts that are empty or (if `check`) seen."""
     kept = {}
     for lang, text in texts.items():
-        if lang in languages:
-            norm = normalize_text(text)
-            if norm:
-                kept[lang] = (text.strip(), norm)
-            else:
-                stats.dropped["empty text"] += 1
+        if lang not in languages:
+            continue
+        norm = normalize_text(text)
+        if not norm:
+            stats.dropped["empty texts"] += 1
+        elif check and (role, lang, norm) in seen:
+            stats.dropped[f"duplicate {role} texts"] += 1
+        else:
+            kept[lang] = (text.strip(), norm)
     return kept
 
 
@@ -210,10 +219,7 @@ def _locate_answer(context: str, answer: str, start: int) -> Span | None:
     """
     if context.startswith(answer, start):
         return start, start + len(answer)
-    tokens = answer.split()
-    if not tokens:
-        return None
-    pattern = r"\s+".join(_APOSTROPHE.sub(_APOSTROPHE.pattern, re.escape(token)) for token in tokens)
+    pattern = r"\s+".join(_APOSTROPHE.sub(_APOSTROPHE.pattern, re.escape(token)) for token in answer.split())
     found = [m.span() for m in re.finditer(pattern, context, re.IGNORECASE)]
     return min(found, key=lambda span: abs(span[0] - start)) if found else None
 
@@ -229,14 +235,16 @@ class _Passages:
               where: str) -> Group | str:
         if not 0 <= start < len(context):
             raise PolyretError(f"{where}: answer_start {start} lies outside the context (length {len(context)})")
+        if not answer.strip():
+            return "empty answers"
         span = _locate_answer(context, answer, start)
         if span is None:
-            return "answer not in context"
+            return "answers not in context"
         if context not in self._spans:
             self._spans[context] = sentence_spans(context, self.lang)
         sentences = covering_span(self._spans[context], *span)
         if sentences is None:
-            return "answer not in context"
+            return "answers not in context"
         passage = context[sentences[0]:sentences[1]]
         return Group(gid, source, {self.lang: question}, {self.lang: passage}, {self.lang: context})
 
@@ -270,7 +278,7 @@ def _squad_file(path: Path, source: str, record_id: RecordId, passages: _Passage
 
 
 def _squad_reader(lang: str, files: Callable[[Path], list[Path]], record_id: RecordId) -> Reader:
-    def read(root: Path, ctx: _Context) -> Iterator[Group | str]:
+    def read(root: Path, ctx: _Reading) -> Iterator[Group | str]:
         if lang not in ctx.languages:
             return
         passages = _Passages(lang)
@@ -288,7 +296,7 @@ def _tquad_files(root: Path) -> list[Path]:
     return files
 
 
-def _read_iapp(root: Path, ctx: _Context) -> Iterator[Group | str]:
+def _read_iapp(root: Path, ctx: _Reading) -> Iterator[Group | str]:
     """iApp Wiki QA (squad_format/data.zip): one JSON object per line, answers as parallel lists."""
     if "th" not in ctx.languages:
         return
@@ -297,21 +305,20 @@ def _read_iapp(root: Path, ctx: _Context) -> Iterator[Group | str]:
         for where, record in _read_jsonl(ctx.open(root / f"{split}.jsonl")):
             qid = _field(record, "question_id", str, where)
             where = f"{where} (question_id {qid})"
+            question = _field(record, "question", str, where)
+            context = _field(record, "context", str, where)
             answers = _field(record, "answers", dict, where)
             texts = _field(answers, "text", list, f"{where}.answers")
             starts = _field(answers, "answer_start", list, f"{where}.answers")
             if not texts or not starts or not isinstance(texts[0], str) or type(starts[0]) is not int:
                 raise PolyretError(f"{where}: answers.text[0] / answers.answer_start[0] missing or invalid")
-            yield passages.group(
-                f"{root.name}/{qid}", root.name, _field(record, "question", str, where),
-                _field(record, "context", str, where), texts[0], starts[0], where,
-            )
+            yield passages.group(f"{root.name}/{qid}", root.name, question, context, texts[0], starts[0], where)
 
 
 # ------------------------------------------------------------------------------------- parallel questions
 
 
-def _read_mkqa(root: Path, ctx: _Context) -> Iterator[Group | str]:
+def _read_mkqa(root: Path, ctx: _Reading) -> Iterator[Group | str]:
     """MKQA (MIA 2022 re-split): `dev/` and `test-questions/` mkqa-<lang>.jsonl, aligned by id minus `_<lang>`."""
     questions: dict[str, dict[str, str]] = {}
     for part in ("dev", "test-questions"):
@@ -338,7 +345,7 @@ def _read_mkqa_file(path: Path, code: str, questions: dict[str, dict[str, str]])
         texts[lang] = _field(record, "question", str, where)
 
 
-def _read_mintaka(root: Path, ctx: _Context) -> Iterator[Group | str]:
+def _read_mintaka(root: Path, ctx: _Reading) -> Iterator[Group | str]:
     """Mintaka v1.0: a JSON list of {id, question (English), translations {lang: text}}."""
     path = ctx.open(root / "mintaka_dev.json")
     records = _read_json(path)

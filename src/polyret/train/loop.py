@@ -261,5 +261,9 @@ def _optimiser_step(batch: Any, encoder: Encoder, wrapped: torch.nn.Module, loss
         (loss / config.grad_accum).backward()
         total_loss += float(loss.detach()) / config.grad_accum
         total_acc += float(acc) / config.grad_accum
+    if torch.distributed.is_initialized():  # log the global batch's loss, not rank 0's share of it
+        both = torch.tensor([total_loss, total_acc], dtype=torch.float64)
+        torch.distributed.all_reduce(both)
+        total_loss, total_acc = (both / torch.distributed.get_world_size()).tolist()
     return total_loss, total_acc
 

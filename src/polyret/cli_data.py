@@ -1,0 +1,153 @@
+"""`polyret data`: what the training sources hold, and the zero-shot leakage guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from polyret.cli_common import console, default_data_dir, friendly
+from polyret.data.leakage import (
+    MEASURE,
+    MIN_NGRAMS,
+    NGRAM,
+    THRESHOLD,
+    LeakageReport,
+    check_leakage,
+    evaluation_texts,
+    snippet,
+    training_texts,
+)
+from polyret.data.training import TrainingData, load_training_groups
+from polyret.errors import PolyretError
+
+data_app = typer.Typer(
+    no_args_is_help=True, add_completion=False,
+    help="Training data as groups: statistics, and the check that nothing of XQuAD-R is in it.",
+)
+_DATA_DIR_HELP = "data root laid out as shared/data (default $POLYRET_DATA or ../shared/data)"
+
+
+def _split(option: str, value: Optional[str]) -> Optional[list[str]]:
+    if value is None:
+        return None
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if not parts:
+        raise PolyretError(f"{option}: empty list")
+    return parts
+
+
+@data_app.command()
+@friendly
+def stats(
+    data_dir: Path = typer.Option(None, help=_DATA_DIR_HELP),
+    sources: Optional[str] = typer.Option(None, help="comma-separated sources (default: all)"),
+    languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: the 11 of XQuAD-R)"),
+    shared_passages: bool = typer.Option(False, help="keep groups whose answer sentence another group has"),
+    as_json: bool = typer.Option(False, "--json", help="print the statistics as JSON"),
+) -> None:
+    """Groups, (query, positive) language pairs and texts per source and language, with what was dropped."""
+    data = load_training_groups(
+        data_dir or default_data_dir(), _split("--sources", sources), _split("--languages", languages),
+        distinct_passages=not shared_passages,
+    )
+    if as_json:
+        typer.echo(json.dumps(stats_json(data), indent=1, ensure_ascii=False))
+        return
+    out = Console()
+    for table in (_source_table(data), _pair_table(data), _text_table(data)):
+        out.print(table)
+
+
+@data_app.command("check-leakage")
+@friendly
+def check_leakage_command(
+    data_dir: Path = typer.Option(None, help=_DATA_DIR_HELP),
+    threshold: float = typer.Option(THRESHOLD, help="n-gram overlap at which a training text counts as a copy"),
+    measure: str = typer.Option(MEASURE, help="jaccard, or containment (share of the XQuAD-R text found)"),
+    ngram: int = typer.Option(NGRAM, help="character n-gram length"),
+    min_ngrams: int = typer.Option(MIN_NGRAMS, help="shorter texts are compared for equality only"),
+    show: int = typer.Option(50, min=0, help="hits listed at most"),
+) -> None:
+    """Compare every training text (all sources, shared passages included) with XQuAD-R; exit 2 on leakage."""
+    root = data_dir or default_data_dir()
+    training = training_texts(load_training_groups(root, distinct_passages=False).groups)
+    report = check_leakage(training, evaluation_texts(root), ngram, threshold, measure, min_ngrams)  # type: ignore[arg-type]
+    out = Console()
+    if report.hits:
+        out.print(_hit_table(report, show))
+    console.print(f"{report.summary()} [{report.seconds:.1f} s]", highlight=False, soft_wrap=True)
+    if report.hits:
+        raise typer.Exit(2)
+
+
+def stats_json(data: TrainingData) -> dict[str, Any]:
+    """The statistics as plain JSON types (pairs keyed `query-positive`)."""
+    return {
+        "languages": data.languages,
+        "groups": len(data.groups),
+        "sources": {
+            name: {
+                "groups": s.groups,
+                "pairs": {f"{q}-{p}": n for (q, p), n in sorted(s.pairs.items())},
+                "texts": dict(sorted(s.texts.items())),
+                "dropped": dict(sorted(s.dropped.items())),
+                "files": s.files,
+            }
+            for name, s in data.stats.items()
+        },
+    }
+
+
+def _source_table(data: TrainingData) -> Table:
+    table = Table(title="training sources", title_justify="left")
+    for column in ("source", "groups", "pairs", "languages", "dropped"):
+        table.add_column(column, justify="left" if column in ("source", "languages", "dropped") else "right")
+    for name, s in data.stats.items():
+        dropped = ", ".join(f"{reason} {n}" for reason, n in sorted(s.dropped.items()) if n)
+        table.add_row(name, str(s.groups), str(sum(s.pairs.values())), ",".join(sorted(s.texts)), dropped or "-")
+    table.add_row("all", str(len(data.groups)), str(sum(sum(s.pairs.values()) for s in data.stats.values())), "", "")
+    return table
+
+
+def _pair_table(data: TrainingData) -> Table:
+    """Groups per (query language, positive language), per source: what a batch sampler can draw from."""
+    table = Table(title="groups per (query, positive) language pair", title_justify="left")
+    table.add_column("pair")
+    names = list(data.stats)
+    for name in [*names, "all"]:
+        table.add_column(name, justify="right")
+    pairs = sorted({pair for s in data.stats.values() for pair in s.pairs})
+    for pair in pairs:
+        counts = [data.stats[name].pairs.get(pair, 0) for name in names]
+        table.add_row(f"{pair[0]}-{pair[1]}", *(str(n or "") for n in counts), str(sum(counts)))
+    return table
+
+
+def _text_table(data: TrainingData) -> Table:
+    table = Table(title="texts (queries + passages) per language", title_justify="left")
+    table.add_column("lang")
+    names = list(data.stats)
+    for name in [*names, "all"]:
+        table.add_column(name, justify="right")
+    for lang in sorted({lang for s in data.stats.values() for lang in s.texts}):
+        counts = [data.stats[name].texts.get(lang, 0) for name in names]
+        table.add_row(lang, *(str(n or "") for n in counts), str(sum(counts)))
+    return table
+
+
+def _hit_table(report: LeakageReport, show: int) -> Table:
+    table = Table(title=f"training texts found in XQuAD-R (first {min(show, len(report.hits))} of {len(report.hits)})",
+                  title_justify="left")
+    for column in ("training id", "role", "lang", "training text", "XQuAD-R id", "XQuAD-R text", "sim."):
+        table.add_column(column, justify="right" if column == "sim." else "left")
+    for hit in report.hits[:show]:
+        table.add_row(
+            hit.training.id, hit.training.role, hit.training.lang, snippet(hit.training.text, 60), hit.evaluation.id,
+            snippet(hit.evaluation.text, 60), "exact" if hit.exact else f"{hit.similarity:.2f}",
+        )
+    return table
