@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from polyret.cli_data import data_app, stats_json
+from polyret.cli_data import data_app
+from polyret.data.training import stats_json
 from polyret.data.leakage import normalize_text
 from polyret.data.sentences import covering_span, sentence_spans, split_sentences
 from polyret.data.sources import expected_sha256
@@ -176,7 +177,7 @@ def test_tquad_overlapping_files_are_deduplicated_by_question(shared: TrainingDa
 
 
 def test_distinct_passages_leave_no_text_twice_in_a_source(data_dir: Path) -> None:
-    data = load_training_groups(data_dir, sources=["arcd", "tquad"])
+    data = load_training_groups(data_dir, sources=["arcd", "tquad"], distinct_passages=True)
     for source in ("arcd", "tquad"):
         texts = [(role, t) for g in data.groups if g.source == source
                  for role, t in [("q", g.queries["ar" if source == "arcd" else "tr"]), ("p", *g.passages.values())]]
@@ -209,7 +210,7 @@ def test_stats_command_prints_tables_and_json(data_dir: Path) -> None:
     assert numbers == stats_json(load_training_groups(data_dir, sources=["arcd", "mintaka"]))
     assert numbers["groups"] == numbers["sources"]["arcd"]["groups"] + 2000
     assert numbers["sources"]["arcd"]["pairs"] == {"ar-ar": numbers["sources"]["arcd"]["groups"]}
-    table = runner.invoke(data_app, args, env={"COLUMNS": "200"})
+    table = runner.invoke(data_app, [*args, "--distinct-passages"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "training sources" in table.stdout
     assert "│ hi-de │" in table.stdout and "│ ar-ar │" in table.stdout and "duplicate passage texts" in table.stdout
 
@@ -245,7 +246,7 @@ def write_training_root(root: Path) -> Path:
 
 
 def test_minimal_root_reads(tmp_path: Path) -> None:
-    data = load_training_groups(write_training_root(tmp_path))
+    data = load_training_groups(write_training_root(tmp_path), distinct_passages=True)
     assert {s: data.stats[s].groups for s in SOURCES} == {
         "arcd": 1, "tquad": 1, "cmrc2018": 1, "iapp-wiki-qa-thai": 3, "mkqa": 2, "mintaka": 1,
     }
@@ -256,9 +257,9 @@ def test_minimal_root_reads(tmp_path: Path) -> None:
                                          "zh": "他是谁 test-questions"}
     assert by_id["mintaka/m1"].queries == {"en": "Who?", "de": "Wer?"}  # fr is not an XQuAD-R language
     assert by_id["iapp-wiki-qa-thai/valid_1"].contexts == {"th": "ประโยคที่ 1"}
-    # the two CMRC files ask different questions about the same sentence: one group, unless shared passages are kept
+    # the two CMRC files ask different questions about the same sentence: one group with distinct passages
     assert data.stats["cmrc2018"].dropped == {"duplicate passage texts": 1, "groups without a pair": 1}
-    assert load_training_groups(tmp_path, sources=["cmrc2018"], distinct_passages=False).stats["cmrc2018"].groups == 2
+    assert load_training_groups(tmp_path, sources=["cmrc2018"]).stats["cmrc2018"].groups == 2  # the default keeps both
 
 
 @pytest.mark.parametrize(

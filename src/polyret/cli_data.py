@@ -22,7 +22,7 @@ from polyret.data.leakage import (
     snippet,
     training_texts,
 )
-from polyret.data.training import TrainingData, load_training_groups
+from polyret.data.training import TrainingData, load_training_groups, stats_json
 from polyret.errors import PolyretError
 
 data_app = typer.Typer(
@@ -47,13 +47,13 @@ def stats(
     data_dir: Path = typer.Option(None, help=_DATA_DIR_HELP),
     sources: Optional[str] = typer.Option(None, help="comma-separated sources (default: all)"),
     languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: the 11 of XQuAD-R)"),
-    shared_passages: bool = typer.Option(False, help="keep groups whose answer sentence another group has"),
+    distinct_passages: bool = typer.Option(False, help="drop groups whose answer sentence another group has"),
     as_json: bool = typer.Option(False, "--json", help="print the statistics as JSON"),
 ) -> None:
     """Groups, (query, positive) language pairs and texts per source and language, with what was dropped."""
     data = load_training_groups(
         data_dir or default_data_dir(), _split("--sources", sources), _split("--languages", languages),
-        distinct_passages=not shared_passages,
+        distinct_passages=distinct_passages,
     )
     if as_json:
         typer.echo(json.dumps(stats_json(data), indent=1, ensure_ascii=False))
@@ -83,24 +83,6 @@ def check_leakage_command(
     console.print(f"{report.summary()} [{report.seconds:.1f} s]", highlight=False, soft_wrap=True)
     if report.hits:
         raise typer.Exit(2)
-
-
-def stats_json(data: TrainingData) -> dict[str, Any]:
-    """The statistics as plain JSON types (pairs keyed `query-positive`)."""
-    return {
-        "languages": data.languages,
-        "groups": len(data.groups),
-        "sources": {
-            name: {
-                "groups": s.groups,
-                "pairs": {f"{q}-{p}": n for (q, p), n in sorted(s.pairs.items())},
-                "texts": dict(sorted(s.texts.items())),
-                "dropped": dict(sorted(s.dropped.items())),
-                "files": s.files,
-            }
-            for name, s in data.stats.items()
-        },
-    }
 
 
 def _source_table(data: TrainingData) -> Table:

@@ -83,13 +83,13 @@ def load_training_groups(
     data_dir: Path,
     sources: list[str] | None = None,
     languages: list[str] | None = None,
-    distinct_passages: bool = True,
+    distinct_passages: bool = False,
 ) -> TrainingData:
     """Read `sources` (default: all) keeping texts in `languages` (default: the 11 XQuAD-R languages).
 
-    Several questions of a paragraph often share their answer sentence. With `distinct_passages` only the
-    first such group is kept, so no two groups share a text (a shared passage in one batch is a false
-    negative); without it they are all kept, and the batch sampler must keep such groups apart.
+    Several questions of a paragraph often share their answer sentence. By default all such groups are kept
+    (the batch sampler never puts two identical positives in one batch, where one would be a false negative
+    for the other); with `distinct_passages` only the first is kept, so no two groups share a text.
     """
     data_dir = Path(data_dir)
     chosen = list(sources) if sources else list(SOURCES)
@@ -374,3 +374,21 @@ _READERS: dict[str, Reader] = {
     "mkqa": _read_mkqa,
     "mintaka": _read_mintaka,
 }
+
+
+def stats_json(data: TrainingData) -> dict[str, Any]:
+    """The statistics as plain JSON types (pairs keyed `query-positive`)."""
+    return {
+        "languages": data.languages,
+        "groups": len(data.groups),
+        "sources": {
+            name: {
+                "groups": s.groups,
+                "pairs": {f"{q}-{p}": n for (q, p), n in sorted(s.pairs.items())},
+                "texts": dict(sorted(s.texts.items())),
+                "dropped": dict(sorted(s.dropped.items())),
+                "files": s.files,
+            }
+            for name, s in data.stats.items()
+        },
+    }

@@ -122,7 +122,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     """Train per `config`; returns the output directory (a loadable model directory)."""
     from transformers import get_linear_schedule_with_warmup
 
-    from polyret.data.training import load_training_groups
+    from polyret.data.training import load_training_groups, stats_json
     from polyret.sampling import make_sampler
     from polyret.train.loss import InfoNCELoss
 
@@ -172,7 +172,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     elif dist.main:
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / "train_config.yaml", config.to_yaml())
-        write_json_atomic(out / "data_stats.json", data_stats(data))
+        write_json_atomic(out / "data_stats.json", stats_json(data))
     dist.barrier()
 
     kill_at = int(os.environ.get(KILL_ENV, "0"))
@@ -219,19 +219,6 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     dist.barrier()
     dist.close()
     return out
-
-
-def data_stats(data: Any) -> dict[str, Any]:
-    """Groups, pairs and texts per source, JSON-ready, for the model directory."""
-    return {
-        "languages": data.languages,
-        "groups": len(data.groups),
-        "sources": {
-            name: {"groups": st.groups, "pairs": {f"{q}-{p}": n for (q, p), n in sorted(st.pairs.items())},
-                   "texts": dict(sorted(st.texts.items())), "dropped": dict(st.dropped), "files_sha256": st.files}
-            for name, st in data.stats.items()
-        },
-    }
 
 
 def _autocast(config: TrainConfig, device: torch.device) -> Any:
