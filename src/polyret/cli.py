@@ -141,7 +141,9 @@ def run(
         chosen = chosen.model_copy(update={"strategies": [s.strip() for s in strategies.split(",") if s.strip()]})
     summary = run_study([m.strip() for m in models.split(",") if m.strip()], chosen, data_dir or default_data_dir(),
                         output, overwrite, console, batch_size, device)
-    Console().print((output / "report.md").read_text())
+    from rich.markdown import Markdown
+
+    Console().print(Markdown((output / "report.md").read_text()))
     failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
     if failed:
         raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")

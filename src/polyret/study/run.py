@@ -6,6 +6,7 @@ stopped and a failed cell is reported without losing the others.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import traceback
 from dataclasses import dataclass
@@ -30,7 +31,12 @@ class Cell:
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{self.model}__{self.strategy}")
+        """A readable directory name: the model's short name (plus a hash of a path spec) and the strategy."""
+        if self.model.startswith("embedded:"):
+            name = self.model.split(":", 1)[1]
+        else:
+            name = f"{Path(self.model).name}-{hashlib.sha1(self.model.encode()).hexdigest()[:6]}"
+        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{name}__{self.strategy}")
 
 
 def check_strategies(strategies: list[str]) -> None:
@@ -118,5 +124,6 @@ def render_report(summary: dict[str, Any]) -> str:
         lines += ["", "Data checksums (sha256):", ""]
         lines += [f"- `{path}`: `{digest}`" for path, digest in done[0]["benchmark"]["files_sha256"].items()]
         lines += ["", "Per-pair mAP heatmaps: " + ", ".join(f"[{r['cell']}]({r['heatmap']})" for r in done)]
-    lines += ["", "Trained strategies (x_x_mono, x_y, hybrid, hybrid+noise) join this grid once the trainer lands."]
+    lines += ["", "Trained strategies (x_x_mono, x_y, hybrid, hybrid+noise) are not cells of this grid yet: train them "
+              "with `polyret train` and evaluate with `polyret evaluate --model OUT`."]
     return "\n".join(lines) + "\n"

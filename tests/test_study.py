@@ -1,0 +1,42 @@
+"""`polyret run`: the grid runs, finished cells are kept on a re-run, a failed cell does not lose the others."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from polyret.cli import app
+
+runner = CliRunner()
+
+
+def test_smoke_study_resumes_and_isolates_failures(tiny_models: dict[str, Path], data_dir: Path,
+                                                   tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    models = f"{tiny_models['bert']},{tmp_path / 'missing-model'}"
+    args = ["run", "--data-dir", str(data_dir), "--profile", "smoke", "--output", str(out), "--models", models]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 2 and "1 cell(s) failed" in " ".join(first.output.split())
+    summary = json.loads((out / "results.json").read_text())
+    status = {c["cell"]: c["status"] for c in summary["cells"]}
+    assert sorted(status.values()) == ["done", "failed"]
+    done = next(c for c in summary["cells"] if c["status"] == "done")
+    assert set(done["metrics"]) == {"mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance"}
+    report = (out / "report.md").read_text()
+    assert "smoke profile" in report and done["cell"] in report and "failed" in report
+    cell_results = out / "cells" / done["cell"] / "results.json"
+    stamp = cell_results.stat().st_mtime_ns
+
+    again = runner.invoke(app, args)
+    assert "finished earlier, kept" in " ".join(again.output.split())
+    assert cell_results.stat().st_mtime_ns == stamp  # the finished cell was not redone
+
+
+def test_unknown_and_unimplemented_strategies_are_refused(data_dir: Path, tmp_path: Path) -> None:
+    base = ["run", "--data-dir", str(data_dir), "--profile", "smoke", "--output", str(tmp_path / "s")]
+    bad = runner.invoke(app, [*base, "--strategies", "zero_shot,nope"])
+    assert bad.exit_code == 2 and "unknown strategy 'nope'" in bad.output
+    profile = runner.invoke(app, ["run", "--profile", "huge", "--output", str(tmp_path / "s")])
+    assert profile.exit_code == 2 and "unknown profile 'huge'" in profile.output
