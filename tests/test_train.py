@@ -151,3 +151,25 @@ def test_nan_loss_stops_with_the_last_good_checkpoint(tiny_models: dict[str, Pat
     state = load_checkpoint(out, 2)
     assert all(torch.isfinite(v).all() for v in state["trainable"].values())
     assert not (out / "polyret_model.json").exists()  # no finished model is claimed
+
+
+def test_yaml_config_with_flag_overrides_accumulation_and_checkpointing(tiny_models: dict[str, Path], data_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    """A YAML config drives the run, a flag beats it, and the saved config is what ran."""
+    import yaml
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(yaml.safe_dump({"model": str(tiny_models["bert"]), "strategy": "x_y", "steps": 9,
+                                   "batch-size": 4, "grad_accum": 2, "gradient_checkpointing": True,
+                                   "data_dir": str(data_dir), "sources": "mkqa", "languages": "en,es",
+                                   "check_leakage": False}))
+    out = tmp_path / "yaml-run"
+    done = cli(["train", "--config", str(cfg), "--steps", "2", "--output", str(out)])
+    assert done.returncode == 0, done.stderr
+    saved = yaml.safe_load((out / "train_config.yaml").read_text())
+    assert (saved["steps"], saved["grad_accum"], saved["gradient_checkpointing"], saved["strategy"]) == (2, 2, True, "x_y")
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in records] == ["cross", "cross"]
+    assert all(r["query_langs"] != r["passage_langs"] for r in records)
+    bad = cli(["train", "--config", str(cfg), "--batch-size", "3", "--output", str(tmp_path / "bad")])
+    assert bad.returncode == 2 and "--batch-size 3 must divide evenly" in bad.stderr
