@@ -45,9 +45,15 @@ def evaluate(
     top_k: int = typer.Option(100, min=10, help="depth of the stored top-k ranking"),
     overwrite: bool = typer.Option(False, help="replace results already in --output"),
     cache_dir: Optional[Path] = typer.Option(None, help="embedding cache (default $POLYRET_CACHE/embeddings)"),
+    transform: Optional[str] = typer.Option(None, help="training-free language-bias baseline: center or subspace[:k]"),
+    transform_source: Optional[str] = typer.Option(None, help="statistics from tatoeba (dev), training, or "
+                                                   "oracle-eval-pool (needs --allow-oracle)"),
+    allow_oracle: bool = typer.Option(False, help="permit statistics estimated from the evaluation set (labelled)"),
+    transform_max_per_language: int = typer.Option(500, help="texts per language for the statistics (seeded)"),
 ) -> None:
     """Zero-shot retrieval evaluation with language-bias measures (LAReQA protocol on XQuAD-R)."""
-    from polyret.evaluate.runner import EvaluationOptions, evaluate as run_eval, load_benchmark, prepare_output
+    from polyret.evaluate.runner import (EvaluationOptions, evaluate as run_eval, load_benchmark, prepare_output,
+                                         transform_spec)
     from polyret.model.encoder import Encoder, EncoderOptions
     from polyret.report.tables import print_summary
 
@@ -58,7 +64,10 @@ def evaluate(
     options = EvaluationOptions(
         benchmark=benchmark, data_dir=data_dir or default_data_dir(), languages=_languages(languages),
         articles=articles, candidate_context=candidate_context, top_k=top_k, trec_run=trec_run,
+        transform=transform, transform_source=transform_source, allow_oracle=allow_oracle,
+        transform_max_per_language=transform_max_per_language,
     )
+    transform_spec(options)
     bench = load_benchmark(options)  # all input errors surface before any output is touched
     prepare_output(output, overwrite)
     encoder = Encoder(EncoderOptions(

@@ -18,12 +18,15 @@ from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
 from polyret.evaluate.metrics import compute_metrics, cross_check, write_trec_run
 from polyret.evaluate.search import exact_search
+from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
+                                         sample_indices, tatoeba_texts, training_texts)
 from polyret.model.encoder import Encoder
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
 from polyret.report.io import write_json_atomic
 
-RESULT_FILES = ("results.json", "pair_map.png", "run.trec")
+STATS_FILE = "transform_stats.npz"
+RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE)
 
 
 @dataclass
@@ -37,6 +40,10 @@ class EvaluationOptions:
     candidate_context: bool = False
     top_k: int = 100
     trec_run: bool = False
+    transform: str | None = None  # center or subspace[:k]: a training-free language-bias baseline
+    transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
+    allow_oracle: bool = False
+    transform_max_per_language: int = 500
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -52,6 +59,17 @@ def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
     return load_generic(path, options.languages)
 
 
+def transform_spec(options: EvaluationOptions) -> TransformSpec | None:
+    """The parsed transform, or None; raises on bad or unlabelled-oracle options before any work is done."""
+    if options.transform is None:
+        if options.transform_source is not None or options.allow_oracle:
+            raise PolyretError("--transform-source / --allow-oracle need --transform")
+        return None
+    if options.transform_max_per_language < 1:
+        raise PolyretError("--transform-max-per-language must be at least 1")
+    return parse_transform(options.transform, options.transform_source, options.allow_oracle)
+
+
 def prepare_output(output: Path, overwrite: bool) -> None:
     """Refuse to clobber earlier results unless asked; with --overwrite, remove only what we write."""
     existing = [name for name in RESULT_FILES if (output / name).exists()]
@@ -64,28 +82,67 @@ def prepare_output(output: Path, overwrite: bool) -> None:
         (output / name).unlink()
 
 
-def encode_benchmark(
-    bench: RetrievalBenchmark, encoder: Encoder, console: Console
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Query and candidate vectors, each distinct text encoded once and cached; with a progress bar."""
-    q_texts = [q.text for q in bench.queries]
-    c_texts = [c.text if c.context is None else f"{c.text} {c.context}" for c in bench.candidates]
-    todo = encoder.count_missing(q_texts, "query") + encoder.count_missing(c_texts, "passage")
+def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], console: Console,
+                          label: str) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Encode each (texts, role) job through the cache, with one progress bar over the texts not yet cached."""
+    todo = sum(encoder.count_missing(texts, role) for texts, role in jobs)
     start = time.perf_counter()
-    columns = (TextColumn("[bold]encoding"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
+    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False, disable=todo == 0) as bar:
         task = bar.add_task("encode", total=todo)
         def advance(n: int) -> None:
             bar.advance(task, n)
 
-        queries = encoder.encode(q_texts, "query", progress=advance)
-        cands = encoder.encode(c_texts, "passage", progress=advance)
+        arrays = [encoder.encode(texts, role, progress=advance) for texts, role in jobs]
     seconds = time.perf_counter() - start
     stats = {"texts_encoded": todo, "encode_seconds": round(seconds, 2),
              "texts_per_second": round(todo / seconds, 2) if todo and seconds > 0 else None,
-             "distinct_texts": len(set(encoder.prefixed(q_texts, "query"))) + len(set(encoder.prefixed(c_texts, "passage")))}
+             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs)}
+    return arrays, stats
+
+
+def encode_benchmark(
+    bench: RetrievalBenchmark, encoder: Encoder, console: Console
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Query and candidate vectors, each distinct text encoded once and cached; with a progress bar."""
+    q_texts = [q.text for q in bench.queries]
+    c_texts = [c.text if c.context is None else f"{c.text} {c.context}" for c in bench.candidates]
+    (queries, cands), stats = _encode_with_progress(encoder, [(q_texts, "query"), (c_texts, "passage")], console,
+                                                    "encoding")
     return queries, cands, stats
+
+
+def read_source_texts(spec: TransformSpec, options: EvaluationOptions, languages: list[str]) -> dict[str, list[str]]:
+    """The source's texts per language (none for the oracle); read before encoding, so a gap fails fast."""
+    if spec.oracle:
+        return {}
+    reader = tatoeba_texts if spec.source == "tatoeba" else training_texts
+    return reader(options.data_dir, languages, options.transform_max_per_language)
+
+
+def estimate_transform_stats(
+    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+    source_texts: dict[str, list[str]], queries: np.ndarray, cands: np.ndarray, console: Console,
+) -> tuple[LanguageMeans, dict[str, Any]]:
+    """Per-role language means for the evaluation set's languages, from the named source (see transforms.py)."""
+    langs = bench.languages
+    if spec.oracle:
+        rows = {"query": (queries, np.array([q.lang for q in bench.queries])),
+                "passage": (cands, np.array([c.lang for c in bench.candidates]))}
+        vectors: dict[Role, np.ndarray] = {}
+        labels: dict[Role, list[str]] = {}
+        for role, (matrix, row_langs) in rows.items():
+            picked = np.concatenate([rows_of[sample_indices(len(rows_of), options.transform_max_per_language)]
+                                     for rows_of in (np.flatnonzero(row_langs == lang) for lang in langs)])
+            vectors[role], labels[role] = matrix[picked], row_langs[picked].tolist()
+        return LanguageMeans.estimate(vectors, labels, langs, spec.source), {}
+    flat = [t for lang in langs for t in source_texts[lang]]
+    flat_langs = [lang for lang in langs for _ in source_texts[lang]]
+    arrays, stats = _encode_with_progress(encoder, [(flat, role) for role in ROLES], console,
+                                          f"{spec.source} statistics")
+    return LanguageMeans.estimate(dict(zip(ROLES, arrays)), {role: flat_langs for role in ROLES}, langs,
+                                  spec.source), stats
 
 
 def _index_arrays(bench: RetrievalBenchmark) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -107,8 +164,25 @@ def evaluate(
 ) -> dict[str, Any]:
     """Encode, rank, score; write results.json, the heatmap and optionally a TREC run into `output`."""
     console = console or Console(stderr=True)
+    spec = transform_spec(options)
+    source_texts = read_source_texts(spec, options, bench.languages) if spec is not None else {}
     started = time.perf_counter()
     queries, cands, encode_stats = encode_benchmark(bench, encoder, console)
+    transform_section: dict[str, Any] | None = None
+    if spec is not None:
+        t0 = time.perf_counter()
+        stats, source_encoding = estimate_transform_stats(spec, bench, encoder, options, source_texts, queries,
+                                                           cands, console)
+        queries = apply_transform(spec, stats, queries, [q.lang for q in bench.queries], "query")
+        cands = apply_transform(spec, stats, cands, [c.lang for c in bench.candidates], "passage")
+        stats.save(output / STATS_FILE)
+        transform_section = {
+            "name": spec.name, "k": spec.k, "source": spec.source, "oracle": spec.oracle,
+            "max_per_language": options.transform_max_per_language,
+            "statistics": "per role: query-side means from texts encoded as queries, candidate-side from passages",
+            "counts": stats.counts, "stats_file": STATS_FILE, "stats_sha256": stats.sha256(),
+            "source_encoding": source_encoding, "seconds": round(time.perf_counter() - t0, 2),
+        }
     langs, query_lang, cand_lang, relevant = _index_arrays(bench)
     t0 = time.perf_counter()
     ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
@@ -132,14 +206,16 @@ def evaluate(
         },
         "options": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                     "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
+        "transform": transform_section,
         "code_version": code_version(),
         "environment": environment(),
         "timing": {**encode_stats, "search_seconds": round(search_seconds, 2),
                    "total_seconds": round(time.perf_counter() - started, 2)},
     }
     pair = metric_dict["pair_map"]
+    label = "" if spec is None else f" + {spec.label} ({'ORACLE: ' if spec.oracle else ''}{spec.source} stats)"
     pair_heatmap(pair["matrix"], pair["languages"], output / "pair_map.png",
-                 title=f"{bench.name}: per-pair mAP, {encoder.options.model}\n"
+                 title=f"{bench.name}: per-pair mAP, {encoder.options.model}{label}\n"
                        f"Mo {metric_dict['mo_map']:.3f}  Cr {metric_dict['cr_map']:.3f}  Mul {metric_dict['mul_map']:.3f}")
     if options.trec_run:
         write_trec_run(output / "run.trec", ranks, [q.id for q in bench.queries], [c.id for c in bench.candidates],
