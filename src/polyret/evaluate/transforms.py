@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -31,6 +29,7 @@ from typing import Literal
 import numpy as np
 
 from polyret.errors import PolyretError
+from polyret.report.io import write_bytes_atomic
 
 Role = Literal["query", "passage"]
 ROLES: tuple[Role, ...] = ("query", "passage")
@@ -174,18 +173,7 @@ class LanguageMeans:
         """Write the npz atomically: a stats file is complete or absent, like every other output."""
         buffer = io.BytesIO()
         np.savez(buffer, **self.arrays())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buffer.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        write_bytes_atomic(path, buffer.getvalue())
 
 
 def language_directions(means: np.ndarray, k: int) -> np.ndarray:
