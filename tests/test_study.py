@@ -18,11 +18,17 @@ def test_smoke_study_resumes_and_isolates_failures(tiny_models: dict[str, Path],
     models = f"{tiny_models['bert']},{tmp_path / 'missing-model'}"
     args = ["run", "--data-dir", str(data_dir), "--profile", "smoke", "--output", str(out), "--models", models]
     first = runner.invoke(app, args)
-    assert first.exit_code == 2 and "1 cell(s) failed" in " ".join(first.output.split())
+    assert first.exit_code == 2 and "3 cell(s) failed" in " ".join(first.output.split())
     summary = json.loads((out / "results.json").read_text())
     status = {c["cell"]: c["status"] for c in summary["cells"]}
-    assert sorted(status.values()) == ["done", "failed"]
+    assert sorted(status.values()) == ["done"] * 3 + ["failed"] * 3  # 2 models x 3 strategies; one model is missing
     done = next(c for c in summary["cells"] if c["status"] == "done")
+    cells = {c["cell"].rsplit("__", 1)[1]: c for c in summary["cells"] if c["status"] == "done"}
+    assert set(cells) == {"zero_shot", "zero_shot+center", "zero_shot+subspace"}
+    for strategy, name in (("zero_shot+center", "center"), ("zero_shot+subspace", "subspace")):
+        transform = json.loads((out / "cells" / cells[strategy]["cell"] / "results.json").read_text())["transform"]
+        assert transform["name"] == name and transform["source"] == "tatoeba" and not transform["oracle"]
+    assert cells["zero_shot+center"]["metrics"] != cells["zero_shot"]["metrics"]
     assert set(done["metrics"]) == {"mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance"}
     report = (out / "report.md").read_text()
     assert "smoke profile" in report and done["cell"] in report and "failed" in report

@@ -18,7 +18,11 @@ class Profile(BaseModel):
     name: ProfileName
     languages: list[str] | None = Field(None, description="XQuAD-R languages (None: all 11)")
     articles: int | None = Field(None, description="first K aligned XQuAD-R articles (None: all 48)")
-    strategies: list[str] = Field(default_factory=lambda: ["zero_shot"])
+    strategies: list[str] = Field(
+        default_factory=lambda: ["zero_shot", "zero_shot+center", "zero_shot+subspace"])
+    transform_source: str = Field("tatoeba", description="statistics of the training-free baselines")
+    transform_max_per_language: int = Field(500, ge=1)
+    subspace_k: int | None = Field(None, description="zero_shot+subspace: directions removed (None: languages - 1)")
 
 
 PROFILES: dict[str, Profile] = {
@@ -31,5 +35,5 @@ PROFILES: dict[str, Profile] = {
 }
 
 # Strategies the study knows; only those with an implementation can be run (see the README's roadmap).
-IMPLEMENTED_STRATEGIES = ("zero_shot",)
+IMPLEMENTED_STRATEGIES = ("zero_shot", "zero_shot+center", "zero_shot+subspace")
 PLANNED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -54,9 +54,9 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
               console: Console, encoder_batch_size: int = 32, device: str = "auto") -> dict[str, Any]:
     """Run (or resume) the grid and write OUT/results.json and OUT/report.md."""
     check_strategies(profile.strategies)
-    options = EvaluationOptions(benchmark="xquad-r", data_dir=data_dir, languages=profile.languages,
-                                articles=profile.articles)
-    bench = load_benchmark(options)
+    base = EvaluationOptions(benchmark="xquad-r", data_dir=data_dir, languages=profile.languages,
+                             articles=profile.articles)
+    bench = load_benchmark(base)
     if (output / "report.md").exists() and not overwrite:
         finished = all((output / "cells" / Cell(m, s).slug / "results.json").exists()
                        for m in models for s in profile.strategies)
@@ -75,7 +75,8 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
             try:
                 prepare_output(cell_dir, overwrite=True)
                 encoder = Encoder(EncoderOptions(model=model, batch_size=encoder_batch_size, device=device))
-                evaluate(bench, encoder, options, cell_dir, console)
+                evaluate(bench, encoder, cell_options(base, strategy, profile, len(bench.languages)), cell_dir,
+                         console)
                 cells[cell.slug] = {"status": "done", "results": str(cell_dir / "results.json")}
             except Exception as err:  # a failed cell must not lose the others
                 console.print(f"[red]cell {cell.slug} failed:[/] {err}")
@@ -85,6 +86,16 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     write_json_atomic(output / "results.json", summary)
     write_text_atomic(output / "report.md", render_report(summary))
     return summary
+
+
+def cell_options(base: EvaluationOptions, strategy: str, profile: Profile, n_langs: int) -> EvaluationOptions:
+    """Evaluation options of one cell: the training-free baselines add a post-hoc transform."""
+    if strategy == "zero_shot":
+        return base
+    k = profile.subspace_k or n_langs - 1
+    transform = "center" if strategy == "zero_shot+center" else f"subspace:{k}"
+    return replace(base, transform=transform, transform_source=profile.transform_source,
+                   transform_max_per_language=profile.transform_max_per_language)
 
 
 def collect(output: Path, cells: dict[str, Any], profile: Profile, models: list[str]) -> dict[str, Any]:
@@ -105,12 +116,18 @@ def collect(output: Path, cells: dict[str, Any], profile: Profile, models: list[
             "models": models, "cells": rows, "code_version": code_version(), "output": str(output)}
 
 
+def _code(version: dict[str, Any]) -> str:
+    commit = (version.get("git_commit") or "unknown")[:10]
+    dirty = " with uncommitted changes" if version.get("git_dirty") else ""
+    return f"polyret {version.get('polyret')}, commit {commit}{dirty}"
+
+
 def render_report(summary: dict[str, Any]) -> str:
     """Markdown report generated from the numbers (never written by hand)."""
     prof = summary["profile"]
     lines = [f"# polyret study ({prof['name']} profile)", "",
              f"XQuAD-R, languages: {', '.join(prof['languages'] or ['all 11'])}; articles: "
-             f"{prof['articles'] or 'all 48'}. Code: {summary['code_version']}.", "",
+             f"{prof['articles'] or 'all 48'}. Code: {_code(summary['code_version'])}.", "",
              "| cell | Mo mAP | Cr mAP | Mul mAP | R@1 | R@10 | rank distance |", "|---|---|---|---|---|---|---|"]
     for row in summary["cells"]:
         if row["status"] != "done":
@@ -124,6 +141,8 @@ def render_report(summary: dict[str, Any]) -> str:
         lines += ["", "Data checksums (sha256):", ""]
         lines += [f"- `{path}`: `{digest}`" for path, digest in done[0]["benchmark"]["files_sha256"].items()]
         lines += ["", "Per-pair mAP heatmaps: " + ", ".join(f"[{r['cell']}]({r['heatmap']})" for r in done)]
-    lines += ["", "Trained strategies (x_x_mono, x_y, hybrid, hybrid+noise) are not cells of this grid yet: train them "
-              "with `polyret train` and evaluate with `polyret evaluate --model OUT`."]
+    lines += ["", f"zero_shot+center / zero_shot+subspace: training-free baselines, language means estimated from "
+              f"{prof['transform_source']} (never the evaluation set). Trained strategies (x_x_mono, x_y, hybrid, "
+              "hybrid+noise) are not cells of this grid yet: train them with `polyret train` and evaluate with "
+              "`polyret evaluate --model OUT`."]
     return "\n".join(lines) + "\n"
