@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from polyret.cli import app
@@ -29,9 +30,17 @@ def test_smoke_study_resumes_and_isolates_failures(tiny_models: dict[str, Path],
         transform = json.loads((out / "cells" / cells[strategy]["cell"] / "results.json").read_text())["transform"]
         assert transform["name"] == name and transform["source"] == "tatoeba" and not transform["oracle"]
     assert cells["zero_shot+center"]["metrics"] != cells["zero_shot"]["metrics"]
+    for row in cells.values():  # every headline lies inside its own bootstrap interval
+        for metric, (low, high) in row["intervals"].items():
+            assert low <= row["metrics"][metric] + 1e-9 and row["metrics"][metric] - 1e-9 <= high, metric
+    versus = cells["zero_shot+center"]["versus_zero_shot"]["mul_map"]
+    assert versus["difference"] == pytest.approx(
+        cells["zero_shot+center"]["metrics"]["mul_map"] - cells["zero_shot"]["metrics"]["mul_map"], abs=1e-9)
+    assert 0 < versus["p_value"] <= 1 and "versus_zero_shot" not in cells["zero_shot"]
     assert set(done["metrics"]) == {"mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance"}
     report = (out / "report.md").read_text()
     assert "smoke profile" in report and done["cell"] in report and "failed" in report
+    assert "95% bootstrap interval" in report
     cell_results = out / "cells" / done["cell"] / "results.json"
     stamp = cell_results.stat().st_mtime_ns
 

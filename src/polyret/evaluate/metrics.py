@@ -76,6 +76,10 @@ class RetrievalMetrics:
     """[n_queries] Mul average precision of each query."""
     query_rank_distance: np.ndarray
     """[n_queries] Mul rank distance of each query."""
+    query_mo_ap: np.ndarray
+    """[n_queries] AP among the candidates of the query's own language (NaN if none is relevant there)."""
+    query_cr_ap: np.ndarray
+    """[n_queries] mean AP over the other candidate languages that hold a relevant item (NaN if none)."""
     query_ids: tuple[str, ...] | None = None
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
@@ -102,6 +106,8 @@ class RetrievalMetrics:
                 "query_ids": list(self.query_ids) if self.query_ids is not None else None,
                 "mul_ap": self.query_mul_ap.tolist(),
                 "rank_distance": self.query_rank_distance.tolist(),
+                "mo_ap": [_json_float(v) for v in self.query_mo_ap],
+                "cr_ap": [_json_float(v) for v in self.query_cr_ap],
             }
         return out
 
@@ -155,7 +161,17 @@ def compute_metrics(
         total = np.bincount(cell, weights=per_group, minlength=n_langs * n_langs).reshape(n_langs, n_langs)
         return np.divide(total, pair_n, out=np.full(total.shape, np.nan), where=pair_n > 0)
 
-    pair_map = pair_mean(_average_precision(group, lang_ranks, len(keys)))
+    group_ap = _average_precision(group, lang_ranks, len(keys))
+    pair_map = pair_mean(group_ap)
+    # Per query: AP against its own language's candidates (Mo's share) and mean AP over the other languages (Cr's).
+    group_query = keys // n_langs
+    own = keys % n_langs == query_lang[group_query]
+    n_own = np.bincount(group_query[own], minlength=nq)
+    n_cross = np.bincount(group_query[~own], minlength=nq)
+    query_mo_ap = np.divide(np.bincount(group_query[own], weights=group_ap[own], minlength=nq), n_own,
+                            out=np.full(nq, np.nan), where=n_own > 0)
+    query_cr_ap = np.divide(np.bincount(group_query[~own], weights=group_ap[~own], minlength=nq), n_cross,
+                            out=np.full(nq, np.nan), where=n_cross > 0)
     pair_r1 = pair_mean(np.bincount(group, weights=lang_ranks <= 1) / group_size)
     pair_r10 = pair_mean(np.bincount(group, weights=lang_ranks <= 10) / group_size)
     diagonal = np.eye(n_langs, dtype=bool)
@@ -193,6 +209,8 @@ def compute_metrics(
         language_same_language_at_10=_group_mean(query_lang, same_lang, lang_n),
         query_mul_ap=query_ap,
         query_rank_distance=query_rank_distance,
+        query_mo_ap=query_mo_ap,
+        query_cr_ap=query_cr_ap,
         query_ids=tuple(query_ids) if query_ids is not None else None,
     )
 
