@@ -5,8 +5,8 @@ it equals an evaluation text, or when their sets of character n-grams overlap by
 - `jaccard` (default): |T & E| / |T | E|, a copied or lightly edited question or sentence;
 - `containment`: |T & E| / |E|, the share of the evaluation text found in the training text, which also finds
   an evaluation sentence inside a training paragraph. It is the stricter test and the noisier one: a short
-  evaluation question is mostly its template (`¿Quién fue el primer presidente del IPCC?` is 83% inside
-  `quién fue el primer presidente de Sudáfrica`), so read its hits before acting on them.
+  evaluation question is mostly its template (a question "who was the first president of X?" lies mostly
+  inside any other question of that template), so read its hits before acting on them.
 Texts with fewer than `min_ngrams` distinct n-grams (a word or a set phrase: `Kesinlikle!`, `เป็นต้น`) are
 compared for equality only.
 
