@@ -7,46 +7,31 @@ ignored here; relevance > 0 counts as relevant.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Iterator
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
+from polyret.data.jsonio import read_jsonl
 from polyret.errors import PolyretError
 from polyret.provenance import sha256_file
 
 REQUIRED_FILES = ("corpus.jsonl", "queries.jsonl", "qrels.tsv")
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise PolyretError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise PolyretError(f"{path}:{lineno}: expected a JSON object")
-            yield lineno, record
-
-
 def _records(path: Path) -> list[tuple[str, str, str]]:
     """(id, text, lang) per line, with a one-line error naming file, line and field on bad input."""
     out: list[tuple[str, str, str]] = []
     seen: set[str] = set()
-    for lineno, record in _jsonl(path):
+    for where, record in read_jsonl(path):
         values = []
         for name in ("id", "text", "lang"):
             value = record.get(name)
             if name == "id" and isinstance(value, int):
                 value = str(value)
             if not isinstance(value, str) or (name != "text" and not value):
-                raise PolyretError(f"{path}:{lineno}: missing or invalid field {name!r}")
+                raise PolyretError(f"{where}: missing or invalid field {name!r}")
             values.append(value)
         if values[0] in seen:
-            raise PolyretError(f"{path}:{lineno}: duplicate id {values[0]!r}")
+            raise PolyretError(f"{where}: duplicate id {values[0]!r}")
         seen.add(values[0])
         out.append((values[0], values[1], values[2]))
     return out

@@ -14,7 +14,6 @@ training will see.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +25,7 @@ from polyret.data.groups import Group
 from polyret.data.leakage import normalize_text
 from polyret.data.sentences import Span, covering_span, sentence_spans
 from polyret.data.xquad_r import XQUAD_R_LANGUAGES
+from polyret.data.jsonio import read_json, read_jsonl, require_field
 from polyret.errors import PolyretError
 from polyret.provenance import sha256_file
 
@@ -168,42 +168,6 @@ def _plain(texts: dict[str, tuple[str, str]]) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------- file access
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as err:
-        raise PolyretError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
-    except UnicodeDecodeError as err:
-        raise PolyretError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
-
-
-def _read_jsonl(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(`file:line`, record) for every non-blank line."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise PolyretError(f"{where}: malformed JSON at column {err.colno}: {err.msg}") from None
-                if not isinstance(record, dict):
-                    raise PolyretError(f"{where}: expected a JSON object")
-                yield where, record
-    except UnicodeDecodeError as err:
-        raise PolyretError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
-
-
-def _field(record: Any, name: str, kind: type, where: str) -> Any:
-    value = record.get(name) if isinstance(record, dict) else None
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise PolyretError(f"{where}: missing or invalid field {name!r} (expected {kind.__name__})")
-    return value
-
-
 def _language(code: str) -> str:
     return _LANGUAGE_ALIASES.get(code, code)
 
@@ -254,25 +218,25 @@ RecordId = Callable[[Path, str, int, int, int], str]  # (file, qa id, article, p
 
 def _squad_file(path: Path, source: str, record_id: RecordId, passages: _Passages) -> Iterator[Group | str]:
     """SQuAD v1.1 JSON: data[].paragraphs[].{context, qas[].{id, question, answers[0].{text, answer_start}}}."""
-    data = _read_json(path)
+    data = read_json(path)
     articles = data.get("data") if isinstance(data, dict) else None
     if not isinstance(articles, list):
         raise PolyretError(f"{path}: expected a SQuAD JSON object with a 'data' list")
     for a, article in enumerate(articles):
-        for p, para in enumerate(_field(article, "paragraphs", list, f"{path}: data[{a}]")):
+        for p, para in enumerate(require_field(article, "paragraphs", list, f"{path}: data[{a}]")):
             where_p = f"{path}: data[{a}].paragraphs[{p}]"
-            context = _field(para, "context", str, where_p)
-            for q, qa in enumerate(_field(para, "qas", list, where_p)):
+            context = require_field(para, "context", str, where_p)
+            for q, qa in enumerate(require_field(para, "qas", list, where_p)):
                 where = f"{where_p}.qas[{q}]"
                 if not isinstance(qa, dict) or not isinstance(qa.get("id"), (str, int)):
                     raise PolyretError(f"{where}: missing or invalid field 'id'")
                 where = f"{where} (id {qa['id']})"
-                question = _field(qa, "question", str, where)
-                answers = _field(qa, "answers", list, where)
+                question = require_field(qa, "question", str, where)
+                answers = require_field(qa, "answers", list, where)
                 if not answers:
                     raise PolyretError(f"{where}: empty 'answers'")
-                answer = _field(answers[0], "text", str, f"{where}.answers[0]")
-                start = _field(answers[0], "answer_start", int, f"{where}.answers[0]")
+                answer = require_field(answers[0], "text", str, f"{where}.answers[0]")
+                start = require_field(answers[0], "answer_start", int, f"{where}.answers[0]")
                 gid = f"{source}/{record_id(path, str(qa['id']), a, p, q)}"
                 yield passages.group(gid, source, question, context, answer, start, where)
 
@@ -302,14 +266,14 @@ def _read_iapp(root: Path, ctx: _Reading) -> Iterator[Group | str]:
         return
     passages = _Passages("th")
     for split in ("train", "valid", "test"):
-        for where, record in _read_jsonl(ctx.open(root / f"{split}.jsonl")):
-            qid = _field(record, "question_id", str, where)
+        for where, record in read_jsonl(ctx.open(root / f"{split}.jsonl")):
+            qid = require_field(record, "question_id", str, where)
             where = f"{where} (question_id {qid})"
-            question = _field(record, "question", str, where)
-            context = _field(record, "context", str, where)
-            answers = _field(record, "answers", dict, where)
-            texts = _field(answers, "text", list, f"{where}.answers")
-            starts = _field(answers, "answer_start", list, f"{where}.answers")
+            question = require_field(record, "question", str, where)
+            context = require_field(record, "context", str, where)
+            answers = require_field(record, "answers", dict, where)
+            texts = require_field(answers, "text", list, f"{where}.answers")
+            starts = require_field(answers, "answer_start", list, f"{where}.answers")
             if not texts or not starts or not isinstance(texts[0], str) or type(starts[0]) is not int:
                 raise PolyretError(f"{where}: answers.text[0] / answers.answer_start[0] missing or invalid")
             yield passages.group(f"{root.name}/{qid}", root.name, question, context, texts[0], starts[0], where)
@@ -335,31 +299,31 @@ def _read_mkqa(root: Path, ctx: _Reading) -> Iterator[Group | str]:
 
 def _read_mkqa_file(path: Path, code: str, questions: dict[str, dict[str, str]]) -> None:
     lang = _language(code)
-    for where, record in _read_jsonl(path):
-        rid = _field(record, "id", str, where)
-        if _field(record, "lang", str, where) != code or not rid.endswith(f"_{code}"):
+    for where, record in read_jsonl(path):
+        rid = require_field(record, "id", str, where)
+        if require_field(record, "lang", str, where) != code or not rid.endswith(f"_{code}"):
             raise PolyretError(f"{where}: id {rid!r} / lang {record['lang']!r} do not match the file's {code!r}")
         texts = questions.setdefault(rid.removesuffix(f"_{code}"), {})
         if lang in texts:
             raise PolyretError(f"{where}: id {rid!r} appears twice")
-        texts[lang] = _field(record, "question", str, where)
+        texts[lang] = require_field(record, "question", str, where)
 
 
 def _read_mintaka(root: Path, ctx: _Reading) -> Iterator[Group | str]:
     """Mintaka v1.0: a JSON list of {id, question (English), translations {lang: text}}."""
     path = ctx.open(root / "mintaka_dev.json")
-    records = _read_json(path)
+    records = read_json(path)
     if not isinstance(records, list):
         raise PolyretError(f"{path}: expected a JSON list of questions")
     for index, record in enumerate(records):
         where = f"{path}: record {index}"
-        rid = _field(record, "id", str, where)
+        rid = require_field(record, "id", str, where)
         where = f"{where} (id {rid})"
-        translations = _field(record, "translations", dict, where)
+        translations = require_field(record, "translations", dict, where)
         bad = [lang for lang, text in translations.items() if not isinstance(text, str)]
         if bad:
             raise PolyretError(f"{where}: translation {bad[0]!r} is not a string")
-        texts = {"en": _field(record, "question", str, where), **translations}
+        texts = {"en": require_field(record, "question", str, where), **translations}
         yield Group(f"{root.name}/{rid}", root.name, {_language(lang): text for lang, text in texts.items()})
 
 

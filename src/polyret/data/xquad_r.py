@@ -8,11 +8,11 @@ what makes the 11 relevant candidates of one question.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
+from polyret.data.jsonio import read_json, require_field
 from polyret.errors import PolyretError
 from polyret.provenance import sha256_file
 
@@ -24,23 +24,10 @@ SOURCE_URL = "https://github.com/google-research-datasets/lareqa/raw/master/xqua
 def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise PolyretError(f"{path}: file not found (XQuAD-R expects xquad-r/<lang>.json under --data-dir)")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as err:
-        raise PolyretError(f"{path}: malformed JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
-    except UnicodeDecodeError as err:
-        raise PolyretError(f"{path}: not UTF-8 ({err.reason} at byte {err.start})") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise PolyretError(f"{path}: expected a SQuAD JSON object with a 'data' list")
     return data
-
-
-def _field(record: dict[str, Any], name: str, kind: type, where: str) -> Any:
-    value = record.get(name) if isinstance(record, dict) else None
-    if not isinstance(value, kind):
-        raise PolyretError(f"{where}: missing or invalid field {name!r} (expected {kind.__name__})")
-    return value
 
 
 def _read_language(
@@ -57,11 +44,11 @@ def _read_language(
     for a_idx, article in enumerate(data):
         where_a = f"{path}: data[{a_idx}]"
         titles.append(str(article.get("title", "")) if isinstance(article, dict) else "")
-        for p_idx, para in enumerate(_field(article, "paragraphs", list, where_a)):
+        for p_idx, para in enumerate(require_field(article, "paragraphs", list, where_a)):
             where_p = f"{where_a}.paragraphs[{p_idx}]"
-            sentences = _field(para, "sentences", list, where_p)
-            breaks = _field(para, "sentence_breaks", list, where_p)
-            paragraph = _field(para, "context", str, where_p)
+            sentences = require_field(para, "sentences", list, where_p)
+            breaks = require_field(para, "sentence_breaks", list, where_p)
+            paragraph = require_field(para, "context", str, where_p)
             if len(sentences) != len(breaks):
                 raise PolyretError(
                     f"{where_p}: {len(sentences)} sentences but {len(breaks)} sentence_breaks"
@@ -75,11 +62,11 @@ def _read_language(
                 cid = f"{lang}/{a_idx}/{p_idx}/{s_idx}"
                 ids.append(cid)
                 candidates.append(Candidate(cid, sentence, lang, paragraph if context else None))
-            for q_idx, qa in enumerate(_field(para, "qas", list, where_p)):
+            for q_idx, qa in enumerate(require_field(para, "qas", list, where_p)):
                 where_q = f"{where_p}.qas[{q_idx}]"
-                qid = _field(qa, "id", str, where_q)
-                question = _field(qa, "question", str, f"{where_q} (id {qid})")
-                answers = _field(qa, "answers", list, f"{where_q} (id {qid})")
+                qid = require_field(qa, "id", str, where_q)
+                question = require_field(qa, "question", str, f"{where_q} (id {qid})")
+                answers = require_field(qa, "answers", list, f"{where_q} (id {qid})")
                 if not answers or not isinstance(answers[0], dict) or not isinstance(
                     answers[0].get("answer_start"), int
                 ):

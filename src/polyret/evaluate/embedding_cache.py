@@ -21,14 +21,13 @@ def text_key(text: str) -> bytes:
 class EmbeddingCache:
     """Maps input text (prefix included) to a float32 vector, for one model and settings."""
 
-    def __init__(self, path: Path, dim: int | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(str(path), timeout=60)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
         self._db.commit()
-        self.dim = dim
 
     def get_many(self, texts: Iterable[str]) -> dict[str, np.ndarray]:
         """Vectors already cached for these texts (missing texts are simply absent)."""

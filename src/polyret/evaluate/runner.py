@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,6 @@ class EvaluationOptions:
     transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
     allow_oracle: bool = False
     transform_max_per_language: int = 500
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:

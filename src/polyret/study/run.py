@@ -66,6 +66,7 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
             raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
     cells: dict[str, Any] = {}
     for model in models:
+        encoder: Encoder | None = None  # loaded once per model, on its first unfinished cell
         for strategy in profile.strategies:
             cell = Cell(model, strategy)
             cell_dir = output / "cells" / cell.slug
@@ -76,7 +77,8 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
             console.print(f"[bold]cell {cell.slug}[/]")
             try:
                 prepare_output(cell_dir, overwrite=True)
-                encoder = Encoder(EncoderOptions(model=model, batch_size=encoder_batch_size, device=device))
+                if encoder is None:
+                    encoder = Encoder(EncoderOptions(model=model, batch_size=encoder_batch_size, device=device))
                 evaluate(bench, encoder, cell_options(base, strategy, profile, len(bench.languages)), cell_dir,
                          console)
                 cells[cell.slug] = {"status": "done", "results": str(cell_dir / "results.json")}
