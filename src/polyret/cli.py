@@ -24,6 +24,20 @@ def _languages(value: Optional[str]) -> Optional[list[str]]:
     return langs
 
 
+def _csv(value: Optional[str]) -> Optional[list[str]]:
+    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _rates(value: Optional[str]) -> Optional[list[float]]:
+    parts = _csv(value)
+    if parts is None:
+        return None
+    try:
+        return [float(part) for part in parts]
+    except ValueError:
+        raise PolyretError(f"--robustness-rates: {value!r} is not a comma-separated list of numbers") from None
+
+
 @app.command()
 @friendly
 def evaluate(
@@ -50,10 +64,18 @@ def evaluate(
                                                    "oracle-eval-pool (needs --allow-oracle)"),
     allow_oracle: bool = typer.Option(False, help="permit statistics estimated from the evaluation set (labelled)"),
     transform_max_per_language: int = typer.Option(500, help="texts per language for the statistics (seeded)"),
+    query_noise: Optional[list[str]] = typer.Option(None, help="noise queries: DIALECT_SPEC:RATE, repeatable "
+                                                    "(ar-egy:0.3, de:0.2 = default dialect, all:0.3; see "
+                                                    "`polyret noise list`)"),
+    noise_seed: int = typer.Option(0, help="seed of the query noise"),
+    robustness: bool = typer.Option(False, help="also sweep the query-noise rate: robustness.json + .png"),
+    robustness_dialects: Optional[str] = typer.Option(None, help="comma-separated dialect specs for --robustness "
+                                                      "(default: all = each language's default dialect)"),
+    robustness_rates: Optional[str] = typer.Option(None, help="comma-separated rates (default 0,0.1,0.2,0.3,0.5)"),
 ) -> None:
     """Zero-shot retrieval evaluation with language-bias measures (LAReQA protocol on XQuAD-R)."""
     from polyret.evaluate.runner import (EvaluationOptions, evaluate as run_eval, load_benchmark, prepare_output,
-                                         transform_spec)
+                                         query_noise as query_noise_plan, transform_spec)
     from polyret.model.encoder import Encoder, EncoderOptions
     from polyret.report.tables import print_summary
 
@@ -65,9 +87,12 @@ def evaluate(
         benchmark=benchmark, data_dir=data_dir or default_data_dir(), languages=_languages(languages),
         articles=articles, candidate_context=candidate_context, top_k=top_k, trec_run=trec_run,
         transform=transform, transform_source=transform_source, allow_oracle=allow_oracle,
-        transform_max_per_language=transform_max_per_language,
+        transform_max_per_language=transform_max_per_language, query_noise=query_noise or None,
+        noise_seed=noise_seed, robustness=robustness, robustness_dialects=_csv(robustness_dialects),
+        robustness_rates=_rates(robustness_rates),
     )
     transform_spec(options)
+    query_noise_plan(options)
     bench = load_benchmark(options)  # all input errors surface before any output is touched
     prepare_output(output, overwrite)
     encoder = Encoder(EncoderOptions(
@@ -86,7 +111,7 @@ def evaluate(
 def train(
     config: Optional[Path] = typer.Option(None, help="YAML config; flags given here override it"),
     model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory or a hub id"),
-    strategy: Optional[str] = typer.Option(None, help="x_x_mono, x_y, hybrid (default), x_x or en_en"),
+    strategy: Optional[str] = typer.Option(None, help="x_x_mono, x_y, hybrid (default), hybrid+noise, x_x or en_en"),
     alpha: Optional[float] = typer.Option(None, help="hybrid: probability of a monolingual batch (0.5)"),
     tau: Optional[float] = typer.Option(None, help="language (pair) sampling: p ~ n^tau (1.0)"),
     per_example_pairs: Optional[bool] = typer.Option(None, help="x_y: draw the language pair per example"),
@@ -113,11 +138,19 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda[:N]"),
     mixed_precision: Optional[str] = typer.Option(None, help="auto, no, bf16 or fp16 (GPU only)"),
     check_leakage: Optional[bool] = typer.Option(None, help="refuse training text that overlaps XQuAD-R (yes)"),
+    noise_dialects: Optional[str] = typer.Option(None, help="dialectal noise targets, e.g. all-* or ar-egy,de-gsw "
+                                                 "(default with --strategy hybrid+noise: all-*)"),
+    noise_rate: Optional[float] = typer.Option(None, help="noise: share of rule sites rewritten (0.3)"),
+    noise_share: Optional[float] = typer.Option(None, help="noise: share of examples noised (0.5)"),
+    noise_apply_to: Optional[str] = typer.Option(None, help="noise: query (default), passage or both"),
     resume: bool = typer.Option(False, help="continue from the newest checkpoint in --output"),
     overwrite: bool = typer.Option(False, help="replace an existing --output"),
 ) -> None:
     """Fine-tune an encoder with a batch strategy (hybrid batching and the LAReQA baselines)."""
     overrides = {k: v for k, v in locals().items() if k not in {"config", "resume", "overwrite"}}
+    noise = {key[len("noise_"):]: overrides.pop(key) for key in [k for k in overrides if k.startswith("noise_")]}
+    if any(v is not None for v in noise.values()):
+        overrides["noise"] = noise
     from polyret.train.config import load_config
     from polyret.train.loop import train as run_training
 
@@ -132,24 +165,41 @@ def train(
 def run(
     data_dir: Path = typer.Option(None, help="data root laid out as shared/data (default $POLYRET_DATA or ../shared/data)"),
     output: Path = typer.Option(Path("runs/study"), help="study directory (cells/, results.json, report.md)"),
-    profile: str = typer.Option("quick", help="smoke (seconds), quick (minutes, default) or full (whole XQuAD-R)"),
+    profile: str = typer.Option("quick", help="smoke (a minute), quick (default, under 30 minutes on 2 CPU cores) "
+                                "or full (whole XQuAD-R, 3 seeds: a GPU)"),
     models: str = typer.Option("embedded:me5-small", help="comma-separated model specs"),
     strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the profile's)"),
     batch_size: int = typer.Option(32, min=1),
     device: str = typer.Option("auto"),
-    overwrite: bool = typer.Option(False, help="redo finished cells"),
+    overwrite: bool = typer.Option(False, help="redo finished cells (and retrain their models)"),
+    extra_benchmark: Optional[list[str]] = typer.Option(None, help="NAME=DIR of a generic-format benchmark "
+                                                        "(corpus.jsonl, queries.jsonl, qrels.tsv), repeatable: "
+                                                        "evaluated for every cell"),
+    steps: Optional[int] = typer.Option(None, help="override the profile's training steps per trained cell"),
+    seeds: Optional[str] = typer.Option(None, help="override the profile's seeds, e.g. 0,1,2"),
 ) -> None:
-    """The study: every (model, strategy) cell evaluated zero-shot on XQuAD-R, one report."""
+    """The study: every (model, strategy, seed) cell trained where it trains and evaluated zero-shot on XQuAD-R
+    (clean and with dialectal query noise), one report with intervals, paired tests and a plain-language answer."""
     from polyret.study.profiles import PROFILES
-    from polyret.study.run import run_study
+    from polyret.study.run import parse_extra_benchmarks, run_study
 
     if profile not in PROFILES:
         raise PolyretError(f"--profile: unknown profile {profile!r}; available: {', '.join(PROFILES)}")
     chosen = PROFILES[profile]
     if strategies:
         chosen = chosen.model_copy(update={"strategies": [s.strip() for s in strategies.split(",") if s.strip()]})
+    if steps is not None:
+        if steps < 1:
+            raise PolyretError("--steps must be at least 1")
+        chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"steps": steps})})
+    if seeds is not None:
+        try:
+            chosen = chosen.model_copy(update={"seeds": [int(x) for x in seeds.split(",") if x.strip()]})
+        except ValueError:
+            raise PolyretError(f"--seeds: {seeds!r} is not a comma-separated list of integers") from None
+    extras = parse_extra_benchmarks(extra_benchmark or [])
     summary = run_study([m.strip() for m in models.split(",") if m.strip()], chosen, data_dir or default_data_dir(),
-                        output, overwrite, console, batch_size, device)
+                        output, overwrite, console, batch_size, device, extras)
     from rich.markdown import Markdown
 
     Console().print(Markdown((output / "report.md").read_text()))

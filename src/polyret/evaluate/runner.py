@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,12 +21,13 @@ from polyret.evaluate.search import exact_search
 from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
                                          sample_indices, tatoeba_texts, training_texts)
 from polyret.model.encoder import Encoder
+from polyret.noise.apply import QueryNoise
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
 from polyret.report.io import write_json_atomic
 
 STATS_FILE = "transform_stats.npz"
-RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE)
+RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png")
 
 
 @dataclass
@@ -44,6 +45,11 @@ class EvaluationOptions:
     transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
     allow_oracle: bool = False
     transform_max_per_language: int = 500
+    query_noise: list[str] | None = None  # DIALECT_SPEC:RATE, e.g. ar-egy:0.3 or all:0.2 (see polyret.noise)
+    noise_seed: int = 0
+    robustness: bool = False  # sweep the query-noise rate and write robustness.json / .png
+    robustness_dialects: list[str] | None = None  # default: every language's default dialect
+    robustness_rates: list[float] | None = None  # default: 0, 0.1, 0.2, 0.3, 0.5
 
 
 def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
@@ -67,6 +73,22 @@ def transform_spec(options: EvaluationOptions) -> TransformSpec | None:
     if options.transform_max_per_language < 1:
         raise PolyretError("--transform-max-per-language must be at least 1")
     return parse_transform(options.transform, options.transform_source, options.allow_oracle)
+
+
+def query_noise(options: EvaluationOptions) -> QueryNoise | None:
+    """The parsed --query-noise plan; raises on a bad spec before any work is done."""
+    if options.robustness and options.query_noise:
+        raise PolyretError("--robustness sweeps its own query noise; leave out --query-noise")
+    if options.robustness:
+        from polyret.evaluate.robustness import layers
+
+        for rate in options.robustness_rates or []:
+            if not 0.0 <= rate <= 1.0:
+                raise PolyretError(f"--robustness-rates: {rate} is outside [0, 1]")
+        layers(list(options.robustness_dialects or []), [])  # parses every spec: unknown dialects fail here
+    if not options.query_noise:
+        return None
+    return QueryNoise.parse(options.query_noise, options.noise_seed)
 
 
 def prepare_output(output: Path, overwrite: bool) -> None:
@@ -164,10 +186,17 @@ def evaluate(
     """Encode, rank, score; write results.json, the heatmap and optionally a TREC run into `output`."""
     console = console or Console(stderr=True)
     spec = transform_spec(options)
+    noise = query_noise(options)
+    noise_section: dict[str, Any] | None = None
+    if noise is not None:
+        noised_queries, tally = noise.apply(bench.queries)
+        bench = replace(bench, queries=noised_queries)
+        noise_section = {**noise.describe(), **tally.to_dict()}
     source_texts = read_source_texts(spec, options, bench.languages) if spec is not None else {}
     started = time.perf_counter()
     queries, cands, encode_stats = encode_benchmark(bench, encoder, console)
     transform_section: dict[str, Any] | None = None
+    stats: LanguageMeans | None = None
     if spec is not None:
         t0 = time.perf_counter()
         stats, source_encoding = estimate_transform_stats(spec, bench, encoder, options, source_texts, queries,
@@ -206,6 +235,7 @@ def evaluate(
         "options": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
                     "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
         "transform": transform_section,
+        "query_noise": noise_section,
         "code_version": code_version(),
         "environment": environment(),
         "timing": {**encode_stats, "search_seconds": round(search_seconds, 2),
@@ -215,9 +245,46 @@ def evaluate(
     label = "" if spec is None else f" + {spec.label} ({'ORACLE: ' if spec.oracle else ''}{spec.source} stats)"
     pair_heatmap(pair["matrix"], pair["languages"], output / "pair_map.png",
                  title=f"{bench.name}: per-pair mAP, {encoder.options.model}{label}\n"
-                       f"Mo {metric_dict['mo_map']:.3f}  Cr {metric_dict['cr_map']:.3f}  Mul {metric_dict['mul_map']:.3f}")
+                       + "  ".join(f"{name} {_num(metric_dict[key])}" for name, key in
+                                   (("Mo", "mo_map"), ("Cr", "cr_map"), ("Mul", "mul_map"))))
     if options.trec_run:
         write_trec_run(output / "run.trec", ranks, [q.id for q in bench.queries], [c.id for c in bench.candidates],
                        tag=encoder.options.model)
+    if options.robustness:
+        t0 = time.perf_counter()
+        result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
+                                           cand_lang, langs, output, console)
+        result["timing"]["robustness_seconds"] = round(time.perf_counter() - t0, 2)
     write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
     return result
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+                spec: TransformSpec | None, stats: LanguageMeans | None, cands: np.ndarray,
+                relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
+                output: Path, console: Console) -> dict[str, Any]:
+    """The query-noise sweep (see evaluate/robustness.py); writes robustness.json and robustness.png."""
+    from polyret.evaluate.robustness import DEFAULT_DIALECTS, DEFAULT_RATES, robustness_curve, robustness_figure
+
+    def score(queries: list[Any]) -> tuple[np.ndarray, dict[str, float]]:
+        (vectors,), _ = _encode_with_progress(encoder, [([q.text for q in queries], "query")], console,
+                                              "noised queries")
+        if spec is not None and stats is not None:
+            vectors = apply_transform(spec, stats, vectors, [q.lang for q in queries], "query")
+        ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+        metrics = compute_metrics(ranks, query_lang, cand_lang, langs)
+        return metrics.query_mul_ap, {lang: float(v) for lang, v in zip(langs, metrics.language_mul_map)}
+
+    curve = robustness_curve(bench.queries, langs, score, list(options.robustness_dialects or DEFAULT_DIALECTS),
+                             list(options.robustness_rates or DEFAULT_RATES), options.noise_seed,
+                             progress=lambda msg: console.print(f"[dim]robustness: {msg}[/]"))
+    curve["model"] = encoder.options.model
+    write_json_atomic(output / "robustness.json", curve)
+    robustness_figure(curve, output / "robustness.png",
+                      f"{bench.name}: Mul mAP under dialectal query noise, {encoder.options.model}")
+    return {"file": "robustness.json", "figure": "robustness.png", "rates": curve["rates"],
+            "lines": {line["dialect"]: line["mul_map"] for line in curve["lines"]}}

@@ -1,39 +1,72 @@
-"""Study profiles: how much of XQuAD-R a `polyret run` covers, sized for the machine it runs on.
+"""Study profiles: the evaluation subset, the grid and the training budget of one `polyret run`.
 
-Timings in the README were measured on the 2-core CPU machine this project is developed on.
+Every trained cell of a profile gets the same budget and data; timings in the README were measured on the 2-core
+CPU machine this project is developed on.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from polyret.noise.apply import NoiseConfig
 
 ProfileName = Literal["smoke", "quick", "full"]
 
+TRAINED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")
+BASE_STRATEGIES = ("zero_shot", *TRAINED_STRATEGIES)
+TRANSFORMS = ("center", "subspace")
+DEFAULT_STRATEGIES = ["zero_shot", "zero_shot+center", "zero_shot+subspace", "x_x_mono", "x_y", "hybrid",
+                      "hybrid+noise"]
+
+
+class TrainBudget(BaseModel):
+    """What every trained cell of a profile gets: same steps, batch, data and optimiser."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: int = Field(150, ge=1)
+    batch_size: int = Field(16, ge=2)
+    lr: float = Field(3e-5, gt=0)
+    alpha: float = Field(0.5, ge=0, le=1, description="hybrid: probability of a monolingual batch")
+    query_max_length: int = 64
+    passage_max_length: int = 128
+    languages: list[str] | None = Field(None, description="training languages (None: every one the data has)")
+    sources: list[str] | None = Field(None, description="training sources (None: all)")
+    freeze_embeddings: bool = True
+    checkpoint_every: int = Field(50, ge=1)
+    noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
+
 
 class Profile(BaseModel):
-    """The evaluation subset and grid of one profile."""
+    """The evaluation subset, grid and budget of one profile."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: ProfileName
     languages: list[str] | None = Field(None, description="XQuAD-R languages (None: all 11)")
     articles: int | None = Field(None, description="first K aligned XQuAD-R articles (None: all 48)")
-    strategies: list[str] = Field(
-        default_factory=lambda: ["zero_shot", "zero_shot+center", "zero_shot+subspace"])
+    strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    seeds: list[int] = Field(default_factory=lambda: [0], description="one trained cell per seed")
+    train: TrainBudget = Field(default_factory=TrainBudget)
     transform_source: str = Field("tatoeba", description="statistics of the training-free baselines")
     transform_max_per_language: int = Field(500, ge=1)
-    subspace_k: int | None = Field(None, description="zero_shot+subspace: directions removed (None: languages - 1)")
+    subspace_k: int | None = Field(None, description="+subspace: directions removed (None: languages - 1)")
+    noise_eval: list[str] = Field(default_factory=lambda: ["all"],
+                                  description="dialect specs of the robustness column (all: default dialects)")
+    noise_eval_rate: float = Field(0.3, ge=0, le=1)
 
 
 PROFILES: dict[str, Profile] = {
-    # seconds: CI runs this one
-    "smoke": Profile(name="smoke", languages=["ar", "de", "en", "zh"], articles=1),
-    # minutes: the default, all 11 languages on the DESIGN.md probe subset
+    # about a minute with the embedded model: CI runs it (with tiny models)
+    "smoke": Profile(name="smoke", languages=["ar", "de", "en", "zh"], articles=1,
+                     train=TrainBudget(steps=4, batch_size=8, query_max_length=32, passage_max_length=48,
+                                       languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
+    # the default: all 11 languages on the DESIGN.md probe subset, one seed, a short fine-tune
     "quick": Profile(name="quick", articles=4),
-    # the whole benchmark (about 40 minutes of encoding per model on a 2-core CPU; minutes on a GPU)
-    "full": Profile(name="full"),
+    # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
+    "full": Profile(name="full", seeds=[0, 1, 2],
+                    strategies=[*DEFAULT_STRATEGIES, "x_x", "en_en", "hybrid+center", "hybrid+noise+center"],
+                    train=TrainBudget(steps=2000, batch_size=64, lr=2e-5, checkpoint_every=250)),
 }
-
-# Strategies the study knows; only those with an implementation can be run (see the README's roadmap).
-IMPLEMENTED_STRATEGIES = ("zero_shot", "zero_shot+center", "zero_shot+subspace")
-PLANNED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")

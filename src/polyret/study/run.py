@@ -1,200 +1,180 @@
-"""`polyret run`: evaluate every cell of the study grid, skipping finished cells, and write one report.
+"""`polyret run`: train and evaluate every cell of the study grid, skipping finished work, and write one report.
 
-A cell is (model, strategy). Each cell writes its own results directory, so an interrupted grid resumes where it
-stopped and a failed cell is reported without losing the others.
+Each cell writes its own directory (clean results, results under dialectal query noise, and one per extra
+benchmark); each trained model its own under OUT/train/. So an interrupted grid resumes where it stopped (a killed
+training resumes from its last checkpoint), and a failed cell is reported without losing the others.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
+import json
+import time
 import traceback
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import yaml
 from rich.console import Console
 
 from polyret.errors import PolyretError
 from polyret.evaluate.runner import EvaluationOptions, evaluate, load_benchmark, prepare_output
 from polyret.model.encoder import Encoder, EncoderOptions
-from polyret.provenance import code_version
 from polyret.report.io import write_json_atomic, write_text_atomic
-from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test
-from polyret.study.profiles import IMPLEMENTED_STRATEGIES, PLANNED_STRATEGIES, Profile
+from polyret.study.grid import Cell, cell_options, cells_of, train_config
+from polyret.study.profiles import Profile
+from polyret.study.report import render_report
+from polyret.study.summary import collect
+
+NOISED = "noised"
+EXTRA = "extra"
 
 
-@dataclass(frozen=True)
-class Cell:
-    model: str
-    strategy: str
+def parse_extra_benchmarks(specs: list[str]) -> dict[str, Path]:
+    """NAME=DIR pairs of --extra-benchmark; names become directory names and report headings."""
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or not path.strip():
+            raise PolyretError(f"--extra-benchmark {spec!r}: expected NAME=DIR")
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise PolyretError(f"--extra-benchmark {spec!r}: NAME may hold letters, digits, - and _ only")
+        if name in out:
+            raise PolyretError(f"--extra-benchmark: name {name!r} given twice")
+        out[name] = Path(path.strip())
+    return out
 
-    @property
-    def slug(self) -> str:
-        """A readable directory name: the model's short name (plus a hash of a path spec) and the strategy."""
-        if self.model.startswith("embedded:"):
-            name = self.model.split(":", 1)[1]
-        else:
-            name = f"{Path(self.model).name}-{hashlib.sha1(self.model.encode()).hexdigest()[:6]}"
-        return re.sub(r"[^A-Za-z0-9_.+-]+", "_", f"{name}__{self.strategy}")
 
-
-def check_strategies(strategies: list[str]) -> None:
-    for strategy in strategies:
-        if strategy in IMPLEMENTED_STRATEGIES:
-            continue
-        if strategy in PLANNED_STRATEGIES:
-            raise PolyretError(f"--strategies: {strategy!r} needs the trainer, which is not implemented yet; "
-                               f"available now: {', '.join(IMPLEMENTED_STRATEGIES)}")
-        raise PolyretError(f"--strategies: unknown strategy {strategy!r}; known: "
-                           f"{', '.join(IMPLEMENTED_STRATEGIES + PLANNED_STRATEGIES)}")
+def cell_parts(cell_dir: Path, extras: dict[str, Path]) -> dict[str, Path]:
+    """part name -> its results directory: 'clean', 'noised', and 'extra/NAME' per extra benchmark."""
+    parts = {"clean": cell_dir, NOISED: cell_dir / NOISED}
+    parts.update({f"{EXTRA}/{name}": cell_dir / EXTRA / name for name in extras})
+    return parts
 
 
 def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path, overwrite: bool,
-              console: Console, encoder_batch_size: int = 32, device: str = "auto") -> dict[str, Any]:
-    """Run (or resume) the grid and write OUT/results.json and OUT/report.md."""
-    check_strategies(profile.strategies)
+              console: Console, encoder_batch_size: int = 32, device: str = "auto",
+              extra_benchmarks: dict[str, Path] | None = None) -> dict[str, Any]:
+    """Run (or resume) the grid and write OUT/results.json, OUT/report.md and the figures."""
+    extras_paths = extra_benchmarks or {}
+    cells = cells_of(models, profile)
     base = EvaluationOptions(benchmark="xquad-r", data_dir=data_dir, languages=profile.languages,
                              articles=profile.articles)
-    bench = load_benchmark(base)
-    if (output / "report.md").exists() and not overwrite:
-        finished = all((output / "cells" / Cell(m, s).slug / "results.json").exists()
-                       for m in models for s in profile.strategies)
-        if finished:
-            raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
-    cells: dict[str, Any] = {}
+    bench = load_benchmark(base)  # input errors surface before anything is trained
+    extras = {name: load_benchmark(EvaluationOptions(benchmark=str(path), data_dir=data_dir))
+              for name, path in extras_paths.items()}
+    if (output / "report.md").exists() and not overwrite and all(
+            _finished(output / "cells" / c.slug, extras_paths) for c in cells):
+        raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
+    output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output / "profile.yaml", yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False))
+    leakage = _leakage_once(cells, profile, data_dir, output, console)
+
+    status: dict[str, dict[str, Any]] = {}
     for model in models:
-        encoder: Encoder | None = None  # loaded once per model, on its first unfinished cell
-        for strategy in profile.strategies:
-            cell = Cell(model, strategy)
-            cell_dir = output / "cells" / cell.slug
-            if (cell_dir / "results.json").exists() and not overwrite:
-                console.print(f"[dim]cell {cell.slug}: finished earlier, kept[/]")
-                cells[cell.slug] = {"status": "done", "results": str(cell_dir / "results.json")}
-                continue
-            console.print(f"[bold]cell {cell.slug}[/]")
-            try:
-                prepare_output(cell_dir, overwrite=True)
-                if encoder is None:
-                    encoder = Encoder(EncoderOptions(model=model, batch_size=encoder_batch_size, device=device))
-                evaluate(bench, encoder, cell_options(base, strategy, profile, len(bench.languages)), cell_dir,
-                         console)
-                cells[cell.slug] = {"status": "done", "results": str(cell_dir / "results.json")}
-            except Exception as err:  # a failed cell must not lose the others
-                console.print(f"[red]cell {cell.slug} failed:[/] {err}")
-                write_text_atomic(cell_dir / "error.txt", traceback.format_exc())
-                cells[cell.slug] = {"status": "failed", "error": str(err)}
-    summary = collect(output, cells, profile, models)
+        for cell in [c for c in cells if c.model == model]:
+            status[cell.slug] = _run_cell(cell, profile, data_dir, output, overwrite, console, bench, extras,
+                                          base, encoder_batch_size, device, leakage)
+    summary = collect(output, cells, status, profile, models, extras_paths, leakage)
     write_json_atomic(output / "results.json", summary)
-    write_text_atomic(output / "report.md", render_report(summary))
+    write_text_atomic(output / "report.md", render_report(summary, output))
     return summary
 
 
-def cell_options(base: EvaluationOptions, strategy: str, profile: Profile, n_langs: int) -> EvaluationOptions:
-    """Evaluation options of one cell: the training-free baselines add a post-hoc transform."""
-    if strategy == "zero_shot":
-        return base
-    k = profile.subspace_k or n_langs - 1
-    transform = "center" if strategy == "zero_shot+center" else f"subspace:{k}"
-    return replace(base, transform=transform, transform_source=profile.transform_source,
-                   transform_max_per_language=profile.transform_max_per_language)
+def _finished(cell_dir: Path, extras: dict[str, Path]) -> bool:
+    return all((path / "results.json").exists() for path in cell_parts(cell_dir, extras).values())
 
 
-def collect(output: Path, cells: dict[str, Any], profile: Profile, models: list[str]) -> dict[str, Any]:
-    """Summary of every cell: headline metrics, 95% bootstrap intervals, and paired tests against zero_shot."""
-    import json
+def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: Path,
+                  console: Console) -> dict[str, Any] | None:
+    """Zero-shot means zero-shot: prove no evaluation text is in the training data before any cell trains."""
+    if not any(c.trains for c in cells):
+        return None
+    record_path = output / "leakage.json"
+    from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
+    from polyret.data.training import load_training_groups
 
-    rows, per_query = [], {}
-    for slug, info in cells.items():
-        row: dict[str, Any] = {"cell": slug, "status": info["status"]}
-        if info["status"] == "done":
-            res = json.loads(Path(info["results"]).read_text())
-            row.update(model=res["model"]["spec"], metrics={k: res["metrics"][k] for k in (
-                "mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance")},
-                benchmark=res["benchmark"], heatmap=f"cells/{slug}/pair_map.png")
-            per_query[slug] = res["metrics"]["per_query"]
-            row["intervals"] = _intervals(per_query[slug])
-        else:
-            row["error"] = info.get("error")
-        rows.append(row)
-    for row in rows:
-        baseline = Cell(row.get("model", ""), "zero_shot").slug
-        if row["status"] == "done" and baseline in per_query and baseline != row["cell"]:
-            row["versus_zero_shot"] = _paired(per_query[row["cell"]], per_query[baseline])
-    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "profile": profile.model_dump(),
-            "models": models, "cells": rows, "code_version": code_version(), "output": str(output)}
-
-
-PER_QUERY_MEASURES = {"mo_map": "mo_ap", "cr_map": "cr_ap", "mul_map": "mul_ap", "rank_distance": "rank_distance"}
+    data = load_training_groups(data_dir, profile.train.sources, profile.train.languages)
+    key = {"training_files_sha256": data.files, "sources": profile.train.sources,
+           "languages": profile.train.languages}
+    if record_path.exists():
+        saved = json.loads(record_path.read_text())
+        if saved.get("key") == key:
+            return saved
+    started = time.perf_counter()
+    console.print("checking that no evaluation text reaches training ...")
+    train_texts, eval_texts = training_texts(data.groups), evaluation_texts(data_dir)
+    assert_no_leakage(train_texts, eval_texts)  # raises, naming the overlap, before any training
+    record = {"key": key, "training_texts": len(train_texts), "evaluation_texts": len(eval_texts),
+              "overlapping_texts": 0, "seconds": round(time.perf_counter() - started, 2)}
+    write_json_atomic(record_path, record)
+    return record
 
 
-def _array(per_query: dict[str, Any], key: str) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in per_query[key]], dtype=np.float64)
+def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwrite: bool, console: Console,
+              bench: Any, extras: dict[str, Any], base: EvaluationOptions, batch_size: int, device: str,
+              leakage: dict[str, Any] | None) -> dict[str, Any]:
+    cell_dir = output / "cells" / cell.slug
+    parts = cell_parts(cell_dir, {name: Path() for name in extras})
+    todo = {name: path for name, path in parts.items() if overwrite or not (path / "results.json").exists()}
+    if not todo:
+        console.print(f"[dim]cell {cell.slug}: finished earlier, kept[/]")
+        return {"status": "done"}
+    console.print(f"[bold]cell {cell.slug}[/]")
+    began = time.perf_counter()
+    failed: dict[str, str] = {}
+    try:
+        model_spec = (_trained_model(cell, profile, data_dir, output, overwrite, console, device) if cell.trains
+                      else cell.model)
+        encoder = Encoder(EncoderOptions(model=model_spec, batch_size=batch_size, device=device))
+        options = cell_options(base, cell, profile, len(bench.languages))
+        for name, path in todo.items():
+            try:
+                prepare_output(path, overwrite=True)
+                if name == "clean":
+                    evaluate(bench, encoder, options, path, console)
+                elif name == NOISED:
+                    noise = [f"{spec}:{profile.noise_eval_rate}" for spec in profile.noise_eval]
+                    evaluate(bench, encoder, replace(options, query_noise=noise), path, console)
+                else:
+                    extra = extras[name.split("/", 1)[1]]
+                    extra_options = replace(cell_options(base, cell, profile, len(extra.languages)),
+                                            benchmark=extra.name, languages=None, articles=None)
+                    evaluate(extra, encoder, extra_options, path, console)
+            except Exception as err:  # one part failing (say an extra benchmark) keeps the rest
+                console.print(f"[red]cell {cell.slug} ({name}) failed:[/] {err}")
+                write_text_atomic(path / "error.txt", traceback.format_exc())
+                failed[name] = str(err)
+    except Exception as err:  # a failed cell must not lose the others
+        console.print(f"[red]cell {cell.slug} failed:[/] {err}")
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(cell_dir / "error.txt", traceback.format_exc())
+        return {"status": "failed", "error": str(err)}
+    seconds = round(time.perf_counter() - began, 1)
+    if "clean" in failed:
+        return {"status": "failed", "error": failed["clean"], "seconds": seconds}
+    return {"status": "done", "failed_parts": failed, "seconds": seconds}
 
 
-def _intervals(per_query: dict[str, Any]) -> dict[str, list[float]]:
-    clusters = clusters_from_ids(per_query["query_ids"])
-    out = {}
-    for metric, key in PER_QUERY_MEASURES.items():
-        if key not in per_query:  # a cell written by an older polyret
-            continue
-        ci = bootstrap_ci(_array(per_query, key), clusters)
-        out[metric] = [ci.low, ci.high]
-    return out
+def _trained_model(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwrite: bool,
+                   console: Console, device: str) -> str:
+    """The cell's trained model directory: reused if finished with the same options, resumed if interrupted."""
+    from polyret.train.checkpoint import list_checkpoints
+    from polyret.train.config import TrainConfig
+    from polyret.train.loop import train
 
-
-def _paired(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str, float]]:
-    if cell["query_ids"] != baseline["query_ids"]:
-        raise PolyretError("paired test: the two cells were evaluated on different queries")
-    clusters = clusters_from_ids(cell["query_ids"])
-    out = {}
-    for metric, key in PER_QUERY_MEASURES.items():
-        if key not in cell or key not in baseline:
-            continue
-        diff, p = paired_test(_array(cell, key), _array(baseline, key), clusters)
-        out[metric] = {"difference": diff, "p_value": p}
-    return out
-
-
-def _code(version: dict[str, Any]) -> str:
-    commit = (version.get("git_commit") or "unknown")[:10]
-    dirty = " with uncommitted changes" if version.get("git_dirty") else ""
-    return f"polyret {version.get('polyret')}, commit {commit}{dirty}"
-
-
-def render_report(summary: dict[str, Any]) -> str:
-    """Markdown report generated from the numbers (never written by hand)."""
-    prof = summary["profile"]
-    lines = [f"# polyret study ({prof['name']} profile)", "",
-             f"XQuAD-R, languages: {', '.join(prof['languages'] or ['all 11'])}; articles: "
-             f"{prof['articles'] or 'all 48'}. Code: {_code(summary['code_version'])}.", "",
-             "Each metric with its 95% bootstrap interval (2,000 resamples of questions, all languages of a question "
-             "together). Against zero_shot: mean difference over queries, two-sided paired randomisation p-value.", "",
-             "| cell | Mo mAP | Cr mAP | Mul mAP | R@1 | R@10 | rank distance | Mul vs zero_shot |",
-             "|---|---|---|---|---|---|---|---|"]
-    for row in summary["cells"]:
-        if row["status"] != "done":
-            lines.append(f"| {row['cell']} | failed: {row.get('error')} ||||||| ")
-            continue
-        m, ci = row["metrics"], row["intervals"]
-
-        def cell(key: str, fmt: str) -> str:
-            return f"{m[key]:{fmt}} [{ci[key][0]:{fmt}}, {ci[key][1]:{fmt}}]" if key in ci else f"{m[key]:{fmt}}"
-
-        versus = row.get("versus_zero_shot", {}).get("mul_map")
-        vs = f"{versus['difference']:+.3f} (p {versus['p_value']:.4f})" if versus else "-"
-        lines.append(f"| {row['cell']} | {cell('mo_map', '.3f')} | {cell('cr_map', '.3f')} | "
-                     f"{cell('mul_map', '.3f')} | {m['r_at_1']:.3f} | {m['r_at_10']:.3f} | "
-                     f"{cell('rank_distance', '.1f')} | {vs} |")
-    done = [r for r in summary["cells"] if r["status"] == "done"]
-    if done:
-        lines += ["", "Data checksums (sha256):", ""]
-        lines += [f"- `{path}`: `{digest}`" for path, digest in done[0]["benchmark"]["files_sha256"].items()]
-        lines += ["", "Per-pair mAP heatmaps: " + ", ".join(f"[{r['cell']}]({r['heatmap']})" for r in done)]
-    lines += ["", f"zero_shot+center / zero_shot+subspace: training-free baselines, language means estimated from "
-              f"{prof['transform_source']} (never the evaluation set). Trained strategies (x_x_mono, x_y, hybrid, "
-              "hybrid+noise) are not cells of this grid yet: train them with `polyret train` and evaluate with "
-              "`polyret evaluate --model OUT`."]
-    return "\n".join(lines) + "\n"
+    out = output / "train" / cell.training_slug
+    config = train_config(cell, profile, data_dir, out, device=device)
+    saved_path = out / "train_config.yaml"
+    if (out / "polyret_model.json").exists() and not overwrite:
+        saved = TrainConfig.model_validate(yaml.safe_load(saved_path.read_text(encoding="utf-8")))
+        if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
+            raise PolyretError(f"{out}: trained with other options than this profile's; pass --overwrite to retrain")
+        console.print(f"[dim]model {out.name}: trained earlier, kept[/]")
+        return str(out)
+    resume = out.exists() and bool(list_checkpoints(out)) and not overwrite
+    console.print(f"training {cell.base} (seed {cell.seed}, {config.steps} steps of {config.batch_size} pairs)"
+                  + (" [resuming]" if resume else ""))
+    train(config, resume=resume, overwrite=not resume, console=console)
+    return str(out)

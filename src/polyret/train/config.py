@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyret.errors import PolyretError
+from polyret.noise.apply import NoiseConfig
 
-Strategy = Literal["x_x_mono", "x_y", "hybrid", "x_x", "en_en"]
+# "hybrid+noise" is hybrid batching with the `noise` section applied (its defaults if the config has none).
+Strategy = Literal["x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en"]
 
 
 class TrainConfig(BaseModel):
@@ -46,6 +48,7 @@ class TrainConfig(BaseModel):
     device: str = "auto"
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     check_leakage: bool = Field(True, description="refuse to train on text that overlaps the evaluation sets")
+    noise: NoiseConfig | None = Field(None, description="synthetic dialectal noise on training pairs")
 
     @field_validator("sources", "languages", mode="before")
     @classmethod
@@ -53,6 +56,17 @@ class TrainConfig(BaseModel):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _noise_for_hybrid_noise(self) -> "TrainConfig":
+        if self.strategy == "hybrid+noise" and self.noise is None:
+            self.noise = NoiseConfig()
+        return self
+
+    @property
+    def sampler_strategy(self) -> str:
+        """The batch sampler behind the strategy name (noise is applied to its batches, not a sampler)."""
+        return "hybrid" if self.strategy == "hybrid+noise" else self.strategy
 
     @property
     def effective_warmup(self) -> int:
@@ -75,7 +89,11 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
         if not isinstance(loaded, dict):
             raise PolyretError(f"{path}: a config must be a mapping of option: value")
         data.update({k.replace("-", "_"): v for k, v in loaded.items()})
-    data.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(given.get("noise"), dict):  # flags refine the file's noise section rather than replace it
+        section = data.get("noise") if isinstance(data.get("noise"), dict) else {}
+        given["noise"] = {**section, **{k: v for k, v in given["noise"].items() if v is not None}}
+    data.update(given)
     try:
         return TrainConfig(**data)
     except ValidationError as err:

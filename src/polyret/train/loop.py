@@ -22,6 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions
+from polyret.noise.apply import BatchNoiser
 from polyret.provenance import code_version, environment
 from polyret.report.io import write_json_atomic, write_text_atomic
 from polyret.train.checkpoint import list_checkpoints, load_checkpoint, restore, save_checkpoint
@@ -143,10 +144,11 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     if config.batch_size % (dist.world_size * config.grad_accum):
         raise PolyretError(f"--batch-size {config.batch_size} must divide evenly over {dist.world_size} rank(s) "
                            f"x {config.grad_accum} accumulation step(s)")
-    sampler = make_sampler(config.strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
+    sampler = make_sampler(config.sampler_strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
                            seed=config.seed, world_size=dist.world_size, rank=dist.rank,
                            languages=config.languages, per_example_pairs=config.per_example_pairs)
 
+    noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
     torch.manual_seed(config.seed + dist.rank)
     model = encoder.model
     counts = freeze(model, config)
@@ -186,6 +188,9 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
                 os.kill(os.getpid(), signal.SIGKILL)
             began = time.perf_counter()
             batch = sampler.batch_at(step)
+            noise_tally = None
+            if noiser is not None:
+                batch, noise_tally = noiser.noise_batch(batch)
             loss_value, accuracy = _optimiser_step(batch, encoder, wrapped, loss_fn, optimizer, config, autocast)
             if not math.isfinite(loss_value):
                 raise PolyretError(f"step {step}: loss is {loss_value}; stopped, the last good checkpoint "
@@ -201,6 +206,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
                           "passage_langs": sorted(set(batch.positive_langs)),
                           "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                           "pairs_per_second": round(config.batch_size / seconds, 3)}
+                if noise_tally is not None:  # this rank's share (rank 0 logs)
+                    record["noise"] = noise_tally.to_dict()
                 with open(log_path, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 langs = ",".join(record["query_langs"]) + "→" + ",".join(record["passage_langs"])

@@ -1,0 +1,112 @@
+"""The study grid: which cells a profile has, what each trains, and how it is evaluated.
+
+A strategy name is a base strategy (zero_shot or a training strategy) with an optional post-hoc transform suffix:
+`hybrid+noise+center` is the hybrid+noise model with language-mean centring at evaluation. Cells that share a base
+strategy and seed share one trained model, trained once under OUT/train/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from polyret.errors import PolyretError
+from polyret.evaluate.runner import EvaluationOptions
+from polyret.study.profiles import BASE_STRATEGIES, TRANSFORMS, Profile
+from polyret.train.config import TrainConfig
+
+
+def split_strategy(strategy: str) -> tuple[str, str | None]:
+    """'hybrid+noise+center' -> ('hybrid+noise', 'center'); 'x_y' -> ('x_y', None)."""
+    for transform in TRANSFORMS:
+        if strategy.endswith("+" + transform):
+            return strategy[: -len(transform) - 1], transform
+    return strategy, None
+
+
+def check_strategies(strategies: list[str]) -> None:
+    for strategy in strategies:
+        base, _ = split_strategy(strategy)
+        if base not in BASE_STRATEGIES:
+            raise PolyretError(f"--strategies: unknown strategy {strategy!r}; known: {', '.join(BASE_STRATEGIES)}, "
+                               f"each optionally with +center or +subspace")
+    duplicates = sorted({s for s in strategies if strategies.count(s) > 1})
+    if duplicates:
+        raise PolyretError(f"--strategies: {duplicates[0]!r} is listed twice")
+
+
+def _model_name(model: str) -> str:
+    if model.startswith("embedded:"):
+        return model.split(":", 1)[1]
+    return f"{Path(model).name}-{hashlib.sha1(model.encode()).hexdigest()[:6]}"
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "_", name)
+
+
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    strategy: str
+    seed: int | None = None  # None for cells that do not train
+
+    @property
+    def base(self) -> str:
+        return split_strategy(self.strategy)[0]
+
+    @property
+    def transform(self) -> str | None:
+        return split_strategy(self.strategy)[1]
+
+    @property
+    def trains(self) -> bool:
+        return self.base != "zero_shot"
+
+    @property
+    def slug(self) -> str:
+        """A readable directory name: model short name (plus a hash of a path spec), strategy, seed."""
+        seed = "" if self.seed is None else f"__s{self.seed}"
+        return _safe(f"{_model_name(self.model)}__{self.strategy}{seed}")
+
+    @property
+    def training_slug(self) -> str:
+        return _safe(f"{_model_name(self.model)}__{self.base}__s{self.seed}")
+
+
+def cells_of(models: list[str], profile: Profile) -> list[Cell]:
+    check_strategies(profile.strategies)
+    out = []
+    for model in models:
+        for strategy in profile.strategies:
+            if split_strategy(strategy)[0] == "zero_shot":
+                out.append(Cell(model, strategy))
+            else:
+                out.extend(Cell(model, strategy, seed) for seed in profile.seeds)
+    return out
+
+
+def train_config(cell: Cell, profile: Profile, data_dir: Path, output: Path, device: str) -> TrainConfig:
+    """The same budget for every trained cell; only the strategy (and the noise of hybrid+noise) differ."""
+    budget = profile.train
+    return TrainConfig(
+        model=cell.model, strategy=cell.base, alpha=budget.alpha, steps=budget.steps,  # type: ignore[arg-type]
+        batch_size=budget.batch_size, lr=budget.lr, query_max_length=budget.query_max_length,
+        passage_max_length=budget.passage_max_length, seed=cell.seed or 0, checkpoint_every=budget.checkpoint_every,
+        data_dir=data_dir, sources=budget.sources, languages=budget.languages, output=output, device=device,
+        freeze_embeddings=budget.freeze_embeddings,
+        noise=budget.noise if cell.base == "hybrid+noise" else None,
+        check_leakage=False,  # the study checks leakage once, before the first cell, and records it
+    )
+
+
+def cell_options(base: EvaluationOptions, cell: Cell, profile: Profile, n_langs: int) -> EvaluationOptions:
+    """Evaluation options of one cell: a transform suffix adds the post-hoc training-free transform."""
+    if cell.transform is None:
+        return base
+    k = profile.subspace_k or n_langs - 1
+    transform = "center" if cell.transform == "center" else f"subspace:{k}"
+    return replace(base, transform=transform, transform_source=profile.transform_source,
+                   transform_max_per_language=profile.transform_max_per_language)

@@ -1,0 +1,233 @@
+"""report.md and the study figure, generated from the summary's numbers (never written by hand).
+
+The plain-language answer at the top is assembled from the same numbers as the tables: which cell won, by how much
+against each baseline (with the 95% interval of the paired difference), and how surely (paired randomisation p).
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from polyret.report.io import write_bytes_atomic
+
+ALPHA = 0.05
+FIGURE = "study_mul_map.png"
+
+
+def _code(version: dict[str, Any]) -> str:
+    commit = (version.get("git_commit") or "unknown")[:10]
+    dirty = " with uncommitted changes" if version.get("git_dirty") else ""
+    return f"polyret {version.get('polyret')}, commit {commit}{dirty}"
+
+
+def _fmt_ci(value: float, ci: list[float] | None, fmt: str = ".3f") -> str:
+    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]" if ci else f"{value:{fmt}}"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _diff(comparison: dict[str, Any] | None, fmt: str = "+.3f") -> str:
+    if not comparison:
+        return "-"
+    low, high = comparison["ci"]
+    return f"{comparison['difference']:{fmt}} [{low:{fmt}}, {high:{fmt}}], {_p(comparison['p_value'])}"
+
+
+def _verdict(comparison: dict[str, Any], higher_is_better: bool = True) -> str:
+    d, p = comparison["difference"], comparison["p_value"]
+    if p >= ALPHA:
+        return "not distinguishable at this size"
+    better = (d > 0) == higher_is_better
+    return "reliably better" if better else "reliably worse"
+
+
+def _label(row: dict[str, Any]) -> str:
+    return row["strategy"] + ("" if row["seed"] is None else f" (seed {row['seed']})")
+
+
+def answer(summary: dict[str, Any]) -> list[str]:
+    """The plain-language answer, one paragraph per model, from the numbers alone."""
+    prof = summary["profile"]
+    rows = [r for r in summary["cells"] if r["status"] == "done"]
+    if not rows:
+        return ["No cell finished, so there is no answer yet; see the failures below."]
+    out = []
+    for model in summary["models"]:
+        mine = [r for r in rows if r["model"] == model]
+        if not mine:
+            continue
+        n_q = mine[0]["benchmark"]["n_queries"]
+        langs = mine[0]["benchmark"]["languages"]
+        seeds = sorted({r["seed"] for r in mine if r["seed"] is not None})
+        best = max(mine, key=lambda r: r["metrics"]["mul_map"])
+        text = [f"**{model}** on {n_q} XQuAD-R queries ({len(langs)} languages, "
+                f"{prof['articles'] or 48} article(s)), {len(seeds) or 'no'} training seed(s), "
+                f"{prof['train']['steps']} steps of {prof['train']['batch_size']} pairs per trained cell."]
+        text.append(f"Highest Mul mAP: **{_label(best)}**, {_fmt_ci(best['metrics']['mul_map'], best['intervals'].get('mul_map'))}.")
+        focus = [r for r in mine if r["strategy"] == "hybrid+noise"] or [r for r in mine if r["strategy"] == "hybrid"]
+        for row in focus:
+            vs = row.get("versus", {})
+            parts = []
+            for baseline, name in (("x_x_mono", "x_x_mono (monolingual batches)"),
+                                   ("x_y", "x_y (cross-lingual batches)"), ("zero_shot", "the model without fine-tuning"),
+                                   ("zero_shot+center", "training-free language-mean centring"),
+                                   ("hybrid", "hybrid batching without noise")):
+                if baseline in vs and baseline != row["strategy"]:
+                    c = vs[baseline]["mul_map"]
+                    parts.append(f"against {name}: Mul mAP {_diff(c)} ({_verdict(c)})")
+            if parts:
+                text.append(f"{_label(row)} reaches Mul mAP {row['metrics']['mul_map']:.3f}; " + "; ".join(parts) + ".")
+            mo = vs.get("x_x_mono", {}).get("mo_map")
+            if mo:
+                text.append(f"Its monolingual Mo mAP changes by {_diff(mo)} against x_x_mono, and its rank distance "
+                            f"(language bias, lower is better) by {_diff(vs['x_x_mono']['rank_distance'], '+.1f')}.")
+            noise = row.get("noised")
+            if noise:
+                spec = ", ".join(sorted(set(noise["query_noise"]["targets"].values())))
+                rate = next(iter(noise["query_noise"]["rates"].values()), None)
+                line = (f"With dialectal noise on the queries (rate {rate}; {spec}), its Mul mAP changes by "
+                        f"{_diff(noise['change'])}")
+                ref = row.get("noise_change_versus", {}).get("hybrid") or row.get("noise_change_versus", {}).get(
+                    "x_x_mono")
+                if ref:
+                    which = "hybrid" if "hybrid" in row.get("noise_change_versus", {}) else "x_x_mono"
+                    line += f"; compared with {which}'s change, the difference is {_diff(ref)} ({_verdict(ref)})"
+                text.append(line + ".")
+        if len(seeds) <= 1 and any(r["seed"] is not None for r in mine):
+            text.append("One training seed: the intervals cover question sampling, not training randomness.")
+        out.append(" ".join(text))
+    return out
+
+
+def study_figure(summary: dict[str, Any], path: Path) -> bool:
+    """Mul mAP per cell with its 95% interval; the value under dialectal query noise as a hollow marker."""
+    rows = [r for r in summary["cells"] if r["status"] == "done"]
+    if not rows:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(rows) + 1.5), 4.2), dpi=120)
+    xs = range(len(rows))
+    values = [r["metrics"]["mul_map"] for r in rows]
+    lows = [r["metrics"]["mul_map"] - r["intervals"].get("mul_map", [r["metrics"]["mul_map"]] * 2)[0] for r in rows]
+    highs = [r["intervals"].get("mul_map", [0, r["metrics"]["mul_map"]])[1] - r["metrics"]["mul_map"] for r in rows]
+    colors = ["#888888" if r["base"] == "zero_shot" else "#3b75af" if "noise" not in r["base"] else "#c44e52"
+              for r in rows]
+    ax.bar(xs, values, color=colors, yerr=[lows, highs], capsize=3, label="clean queries")
+    noised = [(i, r["noised"]["mul_map"]) for i, r in enumerate(rows) if r.get("noised")]
+    if noised:
+        ax.scatter([i for i, _ in noised], [v for _, v in noised], facecolors="white", edgecolors="black", zorder=3,
+                   label="dialect-noised queries")
+    ax.set_xticks(list(xs), labels=[_label(r) + (f"\n{r['model'].split(':')[-1][-16:]}"
+                                                 if len(summary["models"]) > 1 else "") for r in rows],
+                  rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("Mul mAP (95% interval)")
+    ax.set_title(f"polyret study, {summary['profile']['name']} profile", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    write_bytes_atomic(path, buffer.getvalue())
+    return True
+
+
+def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
+    prof = summary["profile"]
+    rows = summary["cells"]
+    done = [r for r in rows if r["status"] == "done"]
+    lines = [f"# polyret study ({prof['name']} profile)", "",
+             f"XQuAD-R, languages: {', '.join(prof['languages'] or ['all 11'])}; articles: "
+             f"{prof['articles'] or 'all 48'}; seeds: {', '.join(map(str, prof['seeds']))}. "
+             f"Code: {_code(summary['code_version'])}.", "", "## Answer", ""]
+    lines += answer(summary)
+    lines += ["", "## Main table", "",
+              "Each metric with its 95% bootstrap interval (2,000 resamples of questions, all languages of a question "
+              "together). Differences: mean paired difference over queries of Mul average precision, its 95% "
+              "bootstrap interval, and the two-sided paired randomisation p-value (10,000 sign flips per question).",
+              "",
+              "| cell | Mo mAP | Cr mAP | Mul mAP | R@1 | R@10 | rank distance | same-lang top-10 | Mul vs x_x_mono "
+              "| Mul vs x_y |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["status"] != "done":
+            lines.append(f"| {_label(row)} | failed: {row.get('error')} ||||||||| ")
+            continue
+        m, ci, vs = row["metrics"], row["intervals"], row.get("versus", {})
+        share = row.get("same_language_at_10")
+        lines.append(
+            f"| {_label(row)} | {_fmt_ci(m['mo_map'], ci.get('mo_map'))} | {_fmt_ci(m['cr_map'], ci.get('cr_map'))} | "
+            f"{_fmt_ci(m['mul_map'], ci.get('mul_map'))} | {m['r_at_1']:.3f} | {m['r_at_10']:.3f} | "
+            f"{_fmt_ci(m['rank_distance'], ci.get('rank_distance'), '.1f')} | "
+            f"{'-' if share is None else f'{share:.3f}'} | {_diff(vs.get('x_x_mono', {}).get('mul_map'))} | "
+            f"{_diff(vs.get('x_y', {}).get('mul_map'))} |")
+    if output is not None and study_figure(summary, output / FIGURE):
+        lines += ["", f"![Mul mAP per cell]({FIGURE})"]
+    lines += ["", "## Every paired comparison", "",
+              "Cell minus baseline, same queries (and the same seed for trained baselines).", "",
+              "| cell | baseline | Mul mAP | Mo mAP | Cr mAP | rank distance |", "|---|---|---|---|---|---|"]
+    for row in done:
+        for baseline, comparison in row.get("versus", {}).items():
+            lines.append(f"| {_label(row)} | {baseline} | {_diff(comparison.get('mul_map'))} | "
+                         f"{_diff(comparison.get('mo_map'))} | {_diff(comparison.get('cr_map'))} | "
+                         f"{_diff(comparison.get('rank_distance'), '+.1f')} |")
+    noised = [r for r in done if r.get("noised")]
+    if noised:
+        q = noised[0]["noised"]["query_noise"]
+        lines += ["", "## Robustness to dialectal query noise", "",
+                  f"Queries noised toward {', '.join(sorted(set(q['targets'].values())))} at rate "
+                  f"{next(iter(q['rates'].values()))} (seed {q['seed']}); candidates unchanged. Change = noised minus "
+                  "clean, per query.", "",
+                  "| cell | Mul mAP clean | Mul mAP noised | change | change vs hybrid's change |", "|---|---|---|---|---|"]
+        for row in noised:
+            ref = row.get("noise_change_versus", {}).get("hybrid")
+            lines.append(f"| {_label(row)} | {row['metrics']['mul_map']:.3f} | {row['noised']['mul_map']:.3f} | "
+                         f"{_diff(row['noised']['change'])} | {_diff(ref)} |")
+    for name, path in summary.get("extra_benchmarks", {}).items():
+        with_extra = [r for r in done if name in r.get("extra", {})]
+        langs = sorted({lang for r in with_extra for lang in r["extra"][name]["per_language_mul_map"]})
+        lines += ["", f"## Extra benchmark: {name}", "", f"`{path}` (generic format). Mul mAP per query language.", "",
+                  "| cell | Mo mAP | Cr mAP | Mul mAP | rank distance | " + " | ".join(langs) + " |",
+                  "|---|---|---|---|---|" + "---|" * len(langs)]
+        for row in with_extra:
+            e = row["extra"][name]
+            m, ci = e["metrics"], e["intervals"]
+            per = " | ".join("-" if e["per_language_mul_map"].get(lang) is None
+                             else f"{e['per_language_mul_map'][lang]:.3f}" for lang in langs)
+            mo = "-" if m["mo_map"] is None else _fmt_ci(m["mo_map"], ci.get("mo_map"))
+            cr = "-" if m["cr_map"] is None else _fmt_ci(m["cr_map"], ci.get("cr_map"))
+            lines.append(f"| {_label(row)} | {mo} | {cr} | {_fmt_ci(m['mul_map'], ci.get('mul_map'))} | "
+                         f"{m['rank_distance']:.1f} | {per} |")
+    trained = [r for r in done if r.get("training")]
+    if trained:
+        lines += ["", "## Training", "", "| cell | steps x pairs | mono / cross batches | noised texts | final loss | "
+                  "step time (s) |", "|---|---|---|---|---|---|"]
+        for row in trained:
+            t = row["training"]
+            lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
+                         f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
+                         f"{t['final_loss']:.3f} | {t['step_seconds']} |")
+    if summary.get("leakage"):
+        leak = summary["leakage"]
+        lines += ["", f"Zero-shot check: {leak['training_texts']:,} training texts against {leak['evaluation_texts']:,}"
+                      f" evaluation texts, {leak['overlapping_texts']} overlapping."]
+    if done:
+        lines += ["", "Data checksums (sha256):", ""]
+        lines += [f"- `{path}`: `{digest}`" for path, digest in done[0]["benchmark"]["files_sha256"].items()]
+        lines += ["", "Per-pair mAP heatmaps: " + ", ".join(f"[{_label(r)}]({r['heatmap']})" for r in done)]
+    failed = [r for r in rows if r["status"] != "done"]
+    if failed:
+        lines += ["", "## Failed cells", ""] + [f"- {r['cell']}: {r.get('error')}" for r in failed]
+    lines += ["", f"zero_shot+center / +subspace: training-free baselines, language means estimated from "
+              f"{prof['transform_source']} (never the evaluation set). hybrid+noise: hybrid batching with dialectal "
+              f"noise on {prof['train']['noise']['apply_to']} text (rate {prof['train']['noise']['rate']}, share "
+              f"{prof['train']['noise']['share']}, dialects {', '.join(prof['train']['noise']['dialects'])})."]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+"""The study's numbers: per cell, headline metrics with 95% cluster-bootstrap intervals, paired differences against
+the baselines (zero_shot, x_x_mono, x_y), the same-language share of the top 10, the drop under dialectal query
+noise, and the extra benchmarks. Everything the report says is computed here from the cells' results.json files.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from polyret.errors import PolyretError
+from polyret.provenance import code_version
+from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test
+from polyret.study.grid import Cell
+from polyret.study.profiles import Profile
+
+HEADLINE = ("mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance")
+PER_QUERY_MEASURES = {"mo_map": "mo_ap", "cr_map": "cr_ap", "mul_map": "mul_ap", "rank_distance": "rank_distance"}
+# every cell is compared with each of these that the grid has (same model; same seed for trained ones)
+BASELINES = ("zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid")
+
+
+def _array(per_query: dict[str, Any], key: str) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in per_query[key]], dtype=np.float64)
+
+
+def intervals(per_query: dict[str, Any]) -> dict[str, list[float]]:
+    clusters = clusters_from_ids(per_query["query_ids"])
+    out = {}
+    for metric, key in PER_QUERY_MEASURES.items():
+        values = _array(per_query, key) if key in per_query else None
+        if values is not None and not np.all(np.isnan(values)):  # e.g. no Cr AP on a one-language benchmark
+            ci = bootstrap_ci(values, clusters)
+            out[metric] = [ci.low, ci.high]
+    return out
+
+
+def compare(a: np.ndarray, b: np.ndarray, clusters: np.ndarray) -> dict[str, Any]:
+    """a - b over the same queries: mean difference, its 95% bootstrap interval, paired randomisation p."""
+    difference, p = paired_test(a, b, clusters)
+    ci = bootstrap_ci(a - b, clusters)
+    return {"difference": difference, "ci": [ci.low, ci.high], "p_value": p}
+
+
+def paired(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    if cell["query_ids"] != baseline["query_ids"]:
+        raise PolyretError("paired test: the two cells were evaluated on different queries")
+    clusters = clusters_from_ids(cell["query_ids"])
+    return {metric: compare(_array(cell, key), _array(baseline, key), clusters)
+            for metric, key in PER_QUERY_MEASURES.items() if key in cell and key in baseline}
+
+
+def same_language_share(metrics: dict[str, Any]) -> float | None:
+    """Share of same-language candidates in the top 10, averaged over all queries (languages weighted by size)."""
+    rows = [(v["n_queries"], v["same_language_at_10"]) for v in metrics["per_query_language"].values()
+            if v["same_language_at_10"] is not None and v["n_queries"]]
+    total = sum(n for n, _ in rows)
+    return sum(n * v for n, v in rows) / total if total else None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _training(out: Path) -> dict[str, Any] | None:
+    log = out / "log.jsonl"
+    if not log.exists():
+        return None
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    if not records:
+        return None
+    config = _read_yaml(out / "train_config.yaml")
+    batch = config.get("batch_size", 0) if config else 0
+    seconds = sum(batch / r["pairs_per_second"] for r in records if r.get("pairs_per_second"))
+    kinds = [r["kind"] for r in records]
+    noised = [r["noise"] for r in records if "noise" in r]
+    return {"directory": str(out), "steps": len(records), "batch_size": batch,
+            "step_seconds": round(seconds, 1), "final_loss": records[-1]["loss"],
+            "mono_batches": kinds.count("mono"), "cross_batches": kinds.count("cross"),
+            "noised_texts": sum(n["changed"] for n in noised) if noised else None}
+
+
+def _read_yaml(path: Path) -> dict[str, Any] | None:
+    import yaml
+
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
+def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], profile: Profile,
+            models: list[str], extras: dict[str, Path], leakage: dict[str, Any] | None) -> dict[str, Any]:
+    """The study summary (OUT/results.json)."""
+    rows: list[dict[str, Any]] = []
+    clean_pq: dict[str, dict[str, Any]] = {}
+    noised_pq: dict[str, dict[str, Any]] = {}
+    by_key = {(c.model, c.strategy, c.seed): c.slug for c in cells}
+    for cell in cells:
+        info = status.get(cell.slug, {"status": "missing"})
+        cell_dir = output / "cells" / cell.slug
+        row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy, "base": cell.base,
+                               "transform": cell.transform, "seed": cell.seed, "status": info["status"]}
+        result = _read(cell_dir / "results.json") if info["status"] == "done" else None
+        if result is None:
+            row["error"] = info.get("error", "no results")
+            row["status"] = "failed"
+            rows.append(row)
+            continue
+        metrics = result["metrics"]
+        row["metrics"] = {k: metrics[k] for k in HEADLINE}
+        row["same_language_at_10"] = same_language_share(metrics)
+        row["per_language_mul_map"] = {k: v["mul_map"] for k, v in metrics["per_query_language"].items()}
+        row["benchmark"] = result["benchmark"]
+        row["model_fingerprint"] = result["model"].get("fingerprint")
+        row["heatmap"] = f"cells/{cell.slug}/pair_map.png"
+        row["transform_info"] = result.get("transform")
+        clean_pq[cell.slug] = metrics["per_query"]
+        row["intervals"] = intervals(metrics["per_query"])
+        row["seconds"] = info.get("seconds")
+        row["failed_parts"] = info.get("failed_parts", {})
+        if cell.trains:
+            row["training"] = _training(output / "train" / cell.training_slug)
+        noised = _read(cell_dir / "noised" / "results.json")
+        if noised is not None:
+            noised_pq[cell.slug] = noised["metrics"]["per_query"]
+            clusters = clusters_from_ids(noised_pq[cell.slug]["query_ids"])
+            drop = compare(_array(noised_pq[cell.slug], "mul_ap"), _array(clean_pq[cell.slug], "mul_ap"), clusters)
+            row["noised"] = {"mul_map": noised["metrics"]["mul_map"], "mo_map": noised["metrics"]["mo_map"],
+                             "cr_map": noised["metrics"]["cr_map"], "query_noise": noised["query_noise"],
+                             "change": drop}
+        row["extra"] = {}
+        for name in extras:
+            extra = _read(cell_dir / "extra" / name / "results.json")
+            if extra is not None:
+                em = extra["metrics"]
+                row["extra"][name] = {"metrics": {k: em[k] for k in HEADLINE},
+                                      "intervals": intervals(em["per_query"]),
+                                      "per_language_mul_map": {k: v["mul_map"]
+                                                               for k, v in em["per_query_language"].items()},
+                                      "files_sha256": extra["benchmark"]["files_sha256"]}
+        rows.append(row)
+    for row in rows:
+        if row["status"] != "done":
+            continue
+        row["versus"], row["noise_change_versus"] = {}, {}
+        for baseline in BASELINES:
+            key = (row["model"], baseline, None if baseline.startswith("zero_shot") else row["seed"])
+            other = by_key.get(key)
+            if other is None or other == row["cell"] or other not in clean_pq:
+                continue
+            if row["strategy"] in BASELINES and BASELINES.index(row["strategy"]) < BASELINES.index(baseline):
+                continue  # each pair of baselines once, the later one minus the earlier one
+            row["versus"][baseline] = paired(clean_pq[row["cell"]], clean_pq[other])
+            if row["cell"] in noised_pq and other in noised_pq:
+                mine = _array(noised_pq[row["cell"]], "mul_ap") - _array(clean_pq[row["cell"]], "mul_ap")
+                theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
+                row["noise_change_versus"][baseline] = compare(
+                    mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
+    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
+            "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
+            "code_version": code_version(), "output": str(output)}
