@@ -211,9 +211,11 @@ def run(
 def _register_subcommands() -> None:
     from polyret.cli_data import data_app
     from polyret.cli_fetch import fetch
+    from polyret.cli_noise import noise_app
 
     data_app.command("fetch")(fetch)
     app.add_typer(data_app, name="data")
+    app.add_typer(noise_app, name="noise")
 
 
 _register_subcommands()

@@ -70,11 +70,12 @@ def _rewriter(rule: CompiledRule, probability: float, rng: random.Random, fired:
             return before
         if rule.kind == "regex":
             options = rule.templates
-            after = match.expand(options[0] if len(options) == 1 else options[int(draw() * len(options))])
+            template = options[0] if len(options) == 1 else options[int(draw() * len(options))]
+            after = match.expand(template) if "\\" in template else template  # expand re-parses: skip if literal
         elif rule.kind == "typo":
             after = _typo(before, rule.neighbours, rng)
         else:
-            options = rule.table[before.lower() if rule.kind == "words" else before]
+            options = rule.table.get(before.lower() if rule.kind == "words" else before) or _case_variant(rule, before)
             after = options[0] if len(options) == 1 else options[int(draw() * len(options))]
             if rule.kind == "words" and before[:1].isupper() and after[:1].islower():
                 after = after[:1].upper() + after[1:]
@@ -83,6 +84,15 @@ def _rewriter(rule: CompiledRule, probability: float, rng: random.Random, fired:
         return after
 
     return rewrite
+
+
+def _case_variant(rule: CompiledRule, before: str) -> tuple[str, ...]:
+    """The alternatives of the key `before` matched case-insensitively when str.lower() does not give the key back
+    (Turkish dotted capital I lowers to i + combining dot)."""
+    for key, options in rule.table.items():
+        if re.fullmatch(re.escape(key), before, re.IGNORECASE):
+            return options
+    raise KeyError(before)
 
 
 def _typo(word: str, neighbours: dict[str, str], rng: random.Random) -> str:
