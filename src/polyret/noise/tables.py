@@ -222,7 +222,8 @@ def _compile(language: str, rule: RuleSpec) -> CompiledRule:
         table = {(key.lower() if fold else key): _alternatives(value) for key, value in rule.map.items()}
         body = _trie_pattern(list(table))
         if rule.kind == "words":
-            regex = re.compile(rf"(?<!\w)(?:{body})(?!\w)", re.IGNORECASE)
+            word = _word_char()
+            regex = re.compile(rf"(?<!{word})(?:{body})(?!{word})", re.IGNORECASE)
         else:
             regex = re.compile(body)
         return CompiledRule(rule_id, rule.family, rule.kind, regex, rule.weight, table, (), {})
@@ -231,8 +232,28 @@ def _compile(language: str, rule: RuleSpec) -> CompiledRule:
         return CompiledRule(rule_id, rule.family, rule.kind, re.compile(rule.pattern), rule.weight, {},
                             _alternatives(rule.replace), {})
     assert rule.keyboard is not None
-    return CompiledRule(rule_id, rule.family, rule.kind, re.compile(r"\w{3,}"), rule.weight, {}, (),
+    return CompiledRule(rule_id, rule.family, rule.kind, re.compile(_word_char() + "{3,}"), rule.weight, {}, (),
                         _keyboard_neighbours(rule.keyboard))
+
+
+@lru_cache(maxsize=1)
+def _word_char() -> str:
+    """A regex class for one character of a word: \\w plus every combining mark (Unicode category M).
+
+    Python's \\w leaves out combining marks, so a word boundary would fall inside Devanagari or Thai words at every
+    vowel sign, and inside vocalised Arabic at every short vowel.
+    """
+    import unicodedata
+
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x300, 0x20000):
+        if unicodedata.category(chr(code)).startswith("M"):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    marks = "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges)
+    return f"[\\w{marks}]"
 
 
 def _trie_pattern(keys: list[str]) -> str:
