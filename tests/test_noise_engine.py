@@ -322,3 +322,21 @@ def test_ngram_profile_and_cosine_by_hand() -> None:
     assert cosine(a, a) == pytest.approx(1.0)
     assert cosine(a, Counter()) == 0.0
     assert cosine(Counter({"x": 1}), Counter({"y": 3})) == 0.0
+
+
+def test_turkish_capitals_round_trip(rules_dir: Path) -> None:
+    """İ lowers to i + combining dot (the key must still be found) and a capitalised i-word gets a dotted İ."""
+    table = {**TOY, "language": "tr", "dialects": {"aa": {"name": "x"}},
+             "rules": [{"id": "w", "family": "lexical", "kind": "words", "map": {"bir": "iki", "ızgara": "ocak"},
+                        "source": "made_up"}]}
+    write(rules_dir, table)
+    assert noise_text("BİR Bir bir", "tr", "aa", 1.0).text == "İki İki iki"
+    assert noise_text("Izgara", "tr", "aa", 1.0).text == "Ocak"
+
+
+def test_word_boundaries_respect_combining_marks(rules_dir: Path) -> None:
+    """Devanagari vowel signs are combining marks: a key must not match inside a longer word."""
+    table = {**TOY, "language": "hx", "dialects": {"aa": {"name": "x"}},
+             "rules": [{"id": "w", "family": "lexical", "kind": "words", "map": {"का": "के"}, "source": "made_up"}]}
+    write(rules_dir, table)
+    assert noise_text("अमेरिका का", "hx", "aa", 1.0).text == "अमेरिका के"

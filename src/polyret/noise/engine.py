@@ -12,19 +12,22 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from polyret.errors import PolyretError
 from polyret.noise.tables import CompiledRule, dialect_table
 
 
-@dataclass(frozen=True)
-class Firing:
-    """One rewritten site: which rule, what it saw, what it wrote."""
+class Firing(NamedTuple):
+    """One rewritten site: which rule, what it saw, what it wrote (a tuple: cheap, since every site makes one)."""
 
     rule: str
     family: str
     before: str
     after: str
+
+
+TURKIC = ("tr.", "az.")  # dotted capital İ for i
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,8 @@ def _rewriter(rule: CompiledRule, probability: float, rng: random.Random, fired:
             options = rule.table.get(before.lower() if rule.kind == "words" else before) or _case_variant(rule, before)
             after = options[0] if len(options) == 1 else options[int(draw() * len(options))]
             if rule.kind == "words" and before[:1].isupper() and after[:1].islower():
-                after = after[:1].upper() + after[1:]
+                first = "İ" if after[0] == "i" and rule.id[:3] in TURKIC else after[0].upper()
+                after = first + after[1:]
         if after != before:
             fired.append(Firing(rule.id, rule.family, before, after))
         return after
