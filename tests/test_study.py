@@ -17,7 +17,8 @@ from polyret.study.run import parse_extra_benchmarks
 from test_generic_reader import write_generic
 
 runner = CliRunner()
-STRATEGIES = ["zero_shot", "zero_shot+center", "zero_shot+subspace", "x_x_mono", "x_y", "hybrid", "hybrid+noise"]
+STRATEGIES = ["zero_shot", "zero_shot+center", "zero_shot+subspace", "x_x_mono", "x_y", "hybrid", "hybrid+noise",
+              "hybrid+noise+center"]
 
 
 def test_smoke_study_trains_evaluates_resumes_and_isolates_failures(tiny_models: dict[str, Path], data_dir: Path,
@@ -32,10 +33,10 @@ def test_smoke_study_trains_evaluates_resumes_and_isolates_failures(tiny_models:
     args = ["run", "--data-dir", str(data_dir), "--profile", "smoke", "--output", str(out), "--models", models,
             "--extra-benchmark", f"mini={extra}"]
     first = runner.invoke(app, args)
-    assert first.exit_code == 2 and "7 cell(s) failed" in " ".join(first.output.split()), first.output
+    assert first.exit_code == 2 and "8 cell(s) failed" in " ".join(first.output.split()), first.output
     summary = json.loads((out / "results.json").read_text())
     rows = {c["strategy"]: c for c in summary["cells"] if c["status"] == "done"}
-    assert sorted(rows) == sorted(STRATEGIES)  # the missing model's 7 cells failed, the tiny model's 7 finished
+    assert sorted(rows) == sorted(STRATEGIES)  # the missing model's 8 cells failed, the tiny model's 8 finished
     assert all(c["status"] == "failed" for c in summary["cells"] if "missing-model" in c["model"])
 
     # trained cells trained with the profile's budget, each its own model; hybrid+noise noised its queries
@@ -64,6 +65,10 @@ def test_smoke_study_trains_evaluates_resumes_and_isolates_failures(tiny_models:
             hybrid["metrics"]["mul_map"] - rows[baseline]["metrics"]["mul_map"], abs=1e-9)
         assert versus["ci"][0] <= versus["difference"] <= versus["ci"][1] and 0 < versus["p_value"] <= 1
     assert "versus" in rows["x_y"] and "x_y" not in rows["x_x_mono"]["versus"]  # each baseline pair once
+    stacked = rows["hybrid+noise+center"]  # the transform on the trained model: compared with the model alone
+    assert stacked["training"] == rows["hybrid+noise"]["training"]  # one training serves both cells
+    assert stacked["versus"]["hybrid+noise"]["mul_map"]["difference"] == pytest.approx(
+        stacked["metrics"]["mul_map"] - rows["hybrid+noise"]["metrics"]["mul_map"], abs=1e-9)
     assert rows["zero_shot"]["versus"] == {}
 
     # robustness: the noised evaluation noised queries and its change is noised minus clean

@@ -180,12 +180,14 @@ def preview(
 def _realism_table(records: list[RealismRecord]) -> Table:
     table = Table(title="realism: cosine of character 1-3-gram profiles with real dialect text (dev/tatoeba)",
                   title_justify="left")
-    for column in ("dialect", "real text", "sentences", "changed", "clean sim.", "noised sim.", "gain"):
+    for column in ("dialect", "real text", "sentences", "changed", "clean sim.", "noised sim.", "gain",
+                   "typos sim."):
         table.add_column(column, justify="left" if column in ("dialect", "real text") else "right")
     for r in records:
         gain = f"{r.gain:+.4f}"
         table.add_row(r.dialect, r.tatoeba, str(r.sentences), f"{r.changed_share:.1%}", f"{r.clean_similarity:.4f}",
-                      f"{r.noised_similarity:.4f}", Text(gain, style="green" if r.gain > 0 else "red"))
+                      f"{r.noised_similarity:.4f}", Text(gain, style="green" if r.gain > 0 else "red"),
+                      f"{r.typo_control_similarity:.4f}")
     return table
 
 

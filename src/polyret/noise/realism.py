@@ -4,7 +4,8 @@ For each dialect target whose table names real text in dev/tatoeba (arz, arq aga
 deu; yue, wuu against cmn), we compare the character n-gram profile of the standard-language sentences with the
 profile of the real dialect sentences, before and after noising the standard sentences toward that dialect. The
 profiles are bags of character 1- to 3-grams over the whole file (spaces kept, case folded), compared by cosine.
-A rule table that moves text toward its dialect raises the similarity; one that only scrambles it lowers it.
+A rule table that moves text toward its dialect raises the similarity; one that only scrambles it lowers it, which
+the keyboard-typo control at the same rate shows for comparison.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from polyret.errors import PolyretError
 from polyret.noise.engine import noise_text
-from polyret.noise.tables import available, language_table
+from polyret.noise.tables import TYPO_DIALECT, available, language_table
 
 DEFAULT_RATE = 0.5
 NGRAM_ORDERS = (1, 2, 3)
@@ -32,6 +33,7 @@ class RealismRecord:
     changed_share: float  # share of those the noise changed
     clean_similarity: float
     noised_similarity: float
+    typo_control_similarity: float  # the same sentences with keyboard typos at the same rate: noise as such
 
     @property
     def gain(self) -> float:
@@ -76,6 +78,7 @@ def realism(data_dir: Path, rate: float = DEFAULT_RATE, seed: int = 0,
             continue
         standard = read_tatoeba(data_dir, table.standard_tatoeba)
         clean_profile = ngram_profile(standard)
+        typo_profile = ngram_profile([noise_text(text, language, TYPO_DIALECT, rate, seed).text for text in standard])
         for dialect, code in targets:
             assert code is not None
             real = ngram_profile(read_tatoeba(data_dir, code))
@@ -83,5 +86,6 @@ def realism(data_dir: Path, rate: float = DEFAULT_RATE, seed: int = 0,
             changed = sum(a != b for a, b in zip(standard, noised)) / len(standard)
             records.append(RealismRecord(language, f"{language}-{dialect}", code, rate, len(standard),
                                          round(changed, 6), round(cosine(clean_profile, real), 6),
-                                         round(cosine(ngram_profile(noised), real), 6)))
+                                         round(cosine(ngram_profile(noised), real), 6),
+                                         round(cosine(typo_profile, real), 6)))
     return records

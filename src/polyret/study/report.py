@@ -97,6 +97,11 @@ def answer(summary: dict[str, Any]) -> list[str]:
                     which = "hybrid" if "hybrid" in row.get("noise_change_versus", {}) else "x_x_mono"
                     line += f"; compared with {which}'s change, the difference is {_diff(ref)} ({_verdict(ref)})"
                 text.append(line + ".")
+        for row in mine:
+            if row["transform"] and row["base"] != "zero_shot" and row["base"] in row.get("versus", {}):
+                c = row["versus"][row["base"]]["mul_map"]
+                text.append(f"Adding {row['transform']} to the {row['base']} model: Mul mAP {row['metrics']['mul_map']:.3f}, "
+                            f"{_diff(c)} against {row['base']} alone ({_verdict(c)}).")
         if len(seeds) <= 1 and any(r["seed"] is not None for r in mine):
             text.append("One training seed: the intervals cover question sampling, not training randomness.")
         out.append(" ".join(text))

@@ -158,6 +158,10 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                 theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
                 row["noise_change_versus"][baseline] = compare(
                     mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
+        untransformed = by_key.get((row["model"], row["base"], row["seed"]))
+        if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
+            # "do they add up?": the transform on top of the same model
+            row["versus"][row["base"]] = paired(clean_pq[row["cell"]], clean_pq[untransformed])
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
             "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
