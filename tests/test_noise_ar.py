@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import find_data_dir
+from noise_cases import only_for, realism_records
 
 from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
 
-DATA = find_data_dir()
-DIALECTS = ("egy", "lev", "glf", "mag")
-
-
-def only(text: str, dialect: str, *families: str, seed: int = 3) -> str:
-    return noise_text(text, "ar", dialect, 1.0, seed=seed, families=frozenset(families)).text
+only = only_for("ar")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -69,48 +61,15 @@ def test_rules_chain_in_table_order() -> None:
     assert only("لا أعرف أين الكتاب.", "egy", "morphosyntactic", "lexical", "orthographic") == "ماعرفش فين الكتاب."
 
 
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in DIALECTS:
-        families = dialect_table("ar", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("ar", "typos").families == ("typo",)
-
-
-def test_keyboard_typos_keep_the_first_letter_and_only_touch_words() -> None:
+def test_keyboard_typos_fire_on_most_seeds() -> None:
+    # stronger than the every-table check in test_noise_tables.py (which also checks each slip on this sentence)
     text = "قررت الحكومة أمس إصدار قانون جديد للمدارس."
     results = [noise_text(text, "ar", "typos", 1.0, seed=seed) for seed in range(8)]
     assert sum(result.text != text for result in results) >= 4  # weight 0.3 per word, seven words
-    for result in results:
-        assert {firing.family for firing in result.fired} <= {"typo"}
-        for firing in result.fired:
-            assert firing.after[0] == firing.before[0]
-            assert abs(len(firing.after) - len(firing.before)) <= 1
 
 
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "لماذا لم تعد الطريق آمنة بعد الحرب؟"
-    for dialect in (*DIALECTS, "typos"):
-        assert noise_text(text, "ar", dialect, 0.5, seed=1) == noise_text(text, "ar", dialect, 0.5, seed=1)
-        assert noise_text(text, "ar", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "ar", dialect, 0.0, seed=1).fired == ()
-
-
-@pytest.mark.skipif(DATA is None, reason="shared data not found")
-def test_most_questions_change_toward_egyptian() -> None:
-    assert DATA is not None
-    data = json.loads((DATA / "xquad-r" / "ar.json").read_text(encoding="utf-8"))
-    questions = [qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"]]
-    changed = sum(noise_text(q, "ar", "egy", 0.5, seed=i).text != q for i, q in enumerate(questions))
-    assert changed / len(questions) >= 0.6
-
-
-@pytest.mark.skipif(DATA is None or not (DATA / "dev" / "tatoeba").is_dir(), reason="dev/tatoeba not found")
 def test_noise_moves_standard_arabic_toward_real_dialect_text() -> None:
-    from polyret.noise.realism import realism
-
-    assert DATA is not None
-    records = {record.dialect: record for record in realism(DATA, languages=["ar"])}
+    records = realism_records("ar")
     assert set(records) == {"ar-egy", "ar-mag"}
     # the MSA file is dominated by names (سامي, ليلى, توم) that no rule touches, which caps the Egyptian gain
     assert records["ar-egy"].noised_similarity > records["ar-egy"].clean_similarity + 0.004, records["ar-egy"]

@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from noise_cases import only_for
 
 from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
 
 GREEK_LETTERS = re.compile(r"[\u0370-\u03ff\u1f00-\u1fff]")
-
-
-def only(text: str, dialect: str, *families: str) -> str:
-    return noise_text(text, "el", dialect, 1.0, seed=3, families=frozenset(families)).text
+only = only_for("el")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -43,8 +40,7 @@ def test_alternatives_are_drawn_from_the_listed_forms() -> None:
 
 
 def test_cypriot_wh_cleft() -> None:
-    out = {noise_text("Πότε έφυγε ο Νίκος;", "el", "cyp", 1.0, seed=s,
-                      families=frozenset({"morphosyntactic"})).text for s in range(20)}
+    out = {only("Πότε έφυγε ο Νίκος;", "cyp", "morphosyntactic", seed=s) for s in range(20)}
     assert out <= {"Πότε εν που έφυγε ο Νίκος;", "Πότε έφυγε ο Νίκος;"}
     assert "Πότε εν που έφυγε ο Νίκος;" in out
 
@@ -54,19 +50,3 @@ def test_greeklish_romanises_the_whole_text() -> None:
     for seed in range(5):
         out = noise_text(text, "el", "greeklish", 0.5, seed=seed).text
         assert not GREEK_LETTERS.search(out), out
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in ("cyp", "greeklish"):
-        families = dialect_table("el", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("el", "typos").families == ("typo",)
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "Πόσοι άνθρωποι ζουν σήμερα στην Κύπρο και τι γλώσσα μιλούν;"
-    for dialect in ("cyp", "greeklish", "typos"):
-        assert noise_text(text, "el", dialect, 0.5, seed=1) == noise_text(text, "el", dialect, 0.5, seed=1)
-        assert noise_text(text, "el", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "el", dialect, 0.0, seed=1).fired == ()

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from noise_cases import only_for
 
-from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
-
-
-def only(text: str, dialect: str, *families: str) -> str:
-    return noise_text(text, "en", dialect, 1.0, seed=3, families=frozenset(families)).text
+only = only_for("en")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -28,18 +24,3 @@ def only(text: str, dialect: str, *families: str) -> str:
 ])
 def test_each_family_of_each_dialect(dialect: str, family: str, text: str, expected: str) -> None:
     assert only(text, dialect, family) == expected
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in ("sco", "sus", "net"):
-        families = dialect_table("en", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("en", "typos").families == ("typo",)
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "What is the name of the small church where they were married?"
-    assert noise_text(text, "en", "sco", 0.5, seed=1) == noise_text(text, "en", "sco", 0.5, seed=1)
-    assert noise_text(text, "en", "sco", 0.0, seed=1).text == text
-    assert noise_text(text, "en", "sco", 0.0, seed=1).fired == ()

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from noise_cases import only_for
 
-from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
-
-
-def only(text: str, dialect: str, *families: str) -> str:
-    return noise_text(text, "es", dialect, 1.0, seed=3, families=frozenset(families)).text
+only = only_for("es")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -46,19 +42,3 @@ def test_rules_leave_lookalikes_alone() -> None:
         "¿Cuánto vale? Lo dirá mañana."
     # final -d loss is written with the stress mark (verdá); coda r may also turn into l (veldá)
     assert only("La verdad de la edad.", "and", "phonological") in {"La verdá de la edá.", "La veldá de la edá."}
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in ("latam", "rio", "and"):
-        families = dialect_table("es", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("es", "typos").families == ("typo",)
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "¿Cuántos jugadores tenía el equipo que ganó la final de la copa en la ciudad?"
-    for dialect in ("latam", "rio", "and", "typos"):
-        assert noise_text(text, "es", dialect, 0.5, seed=1) == noise_text(text, "es", dialect, 0.5, seed=1)
-        assert noise_text(text, "es", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "es", dialect, 0.0, seed=1).fired == ()

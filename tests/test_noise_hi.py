@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from conftest import find_data_dir
+from noise_cases import only_for
 
-from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
-
-DATA = find_data_dir()
-DIALECTS = ("bho", "awa", "hinglish")
-
-
-def only(text: str, dialect: str, *families: str, seed: int = 3) -> str:
-    return noise_text(text, "hi", dialect, 1.0, seed=seed, families=frozenset(families)).text
+only = only_for("hi")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -65,39 +55,3 @@ def test_alternatives_are_drawn_from_the_listed_forms() -> None:
     english = [only("उस देश में", "hinglish", "code_switching", seed=seed) for seed in range(40)]
     assert any(" कंट्री " in text for text in english) and any(" country " in text for text in english)
     assert all(" देश " in text or " कंट्री " in text or " country " in text for text in english)
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in DIALECTS:
-        families = dialect_table("hi", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("hi", "typos").families == ("typo",)
-
-
-def test_keyboard_typos_keep_the_first_letter() -> None:
-    # the typo rule's sites are runs of three or more \w characters, which in Devanagari means unbroken consonants
-    text = "सरकार ने कलम और कमल पर नया कानून बनाया।"
-    results = [noise_text(text, "hi", "typos", 1.0, seed=seed) for seed in range(8)]
-    assert any(result.text != text for result in results)
-    for result in results:
-        assert {firing.family for firing in result.fired} <= {"typo"}
-        for firing in result.fired:
-            assert firing.after[0] == firing.before[0]
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "युद्ध के बाद सड़क सुरक्षित क्यों नहीं रही?"
-    for dialect in (*DIALECTS, "typos"):
-        assert noise_text(text, "hi", dialect, 0.5, seed=1) == noise_text(text, "hi", dialect, 0.5, seed=1)
-        assert noise_text(text, "hi", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "hi", dialect, 0.0, seed=1).fired == ()
-
-
-@pytest.mark.skipif(DATA is None, reason="shared data not found")
-def test_most_questions_change_toward_bhojpuri() -> None:
-    assert DATA is not None
-    data = json.loads((DATA / "xquad-r" / "hi.json").read_text(encoding="utf-8"))
-    questions = [qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"]]
-    changed = sum(noise_text(q, "hi", "bho", 0.5, seed=i).text != q for i, q in enumerate(questions))
-    assert changed / len(questions) >= 0.6

@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from noise_cases import only_for
 
 from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
 
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-
-
-def only(text: str, dialect: str, *families: str) -> str:
-    return noise_text(text, "ru", dialect, 1.0, seed=3, families=frozenset(families)).text
+only = only_for("ru")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -42,8 +39,7 @@ def test_alternatives_are_drawn_from_the_listed_forms() -> None:
 
 
 def test_tsa_spelling_of_reflexive_endings() -> None:
-    outs = {noise_text("Это называется так.", "ru", "colloquial", 1.0, seed=s,
-                       families=frozenset({"phonological"})).text for s in range(20)}
+    outs = {only("Это называется так.", "colloquial", "phonological", seed=s) for s in range(20)}
     assert outs == {"Это называеца так.", "Это называется так."}
 
 
@@ -52,19 +48,3 @@ def test_translit_romanises_the_whole_text() -> None:
     for seed in range(5):
         out = noise_text(text, "ru", "translit", 0.5, seed=seed).text
         assert not CYRILLIC.search(out), out
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in ("colloquial", "translit"):
-        families = dialect_table("ru", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("ru", "typos").families == ("typo",)
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "Сколько тысяч человек сейчас живёт в этом городе и что они говорят?"
-    for dialect in ("colloquial", "translit", "typos"):
-        assert noise_text(text, "ru", dialect, 0.5, seed=1) == noise_text(text, "ru", dialect, 0.5, seed=1)
-        assert noise_text(text, "ru", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "ru", dialect, 0.0, seed=1).fired == ()

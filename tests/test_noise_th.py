@@ -2,31 +2,11 @@
 
 from __future__ import annotations
 
-import json
+from noise_cases import CODE, LEX, MORPH, ORTH, PHON, changed_share, noised_for, xquad_questions
 
-import pytest
-from conftest import find_data_dir
+from polyret.noise import noise_text
 
-from polyret.noise import dialect_table, language_table, noise_text
-
-LEX = frozenset({"lexical"})
-MORPH = frozenset({"morphosyntactic"})
-PHON = frozenset({"phonological"})
-ORTH = frozenset({"orthographic"})
-CODE = frozenset({"code_switching"})
-
-
-def noised(text: str, dialect: str, families: frozenset[str], seed: int = 0) -> str:
-    return noise_text(text, "th", dialect, 1.0, seed, families=families).text
-
-
-def test_table_loads_with_isan_first() -> None:
-    table = language_table("th")
-    assert list(table.dialects)[0] == "isan"
-    for dialect in table.dialects:
-        families = set(dialect_table("th", dialect).families) - {"typo"}
-        assert len(families) >= 3, (dialect, families)
-    assert dialect_table("th", "typos").families == ("typo",)
+noised = noised_for("th")
 
 
 # ---- Isan ----
@@ -87,29 +67,7 @@ def test_net_code_switching() -> None:
     assert noised("ทีมชนะเกมรับผิดชอบ", "net", CODE) == "teamชนะgameรับผิดชอบ"
 
 
-# ---- engine contract on this table ----
-
-def test_rate_zero_and_determinism() -> None:
-    text = "ใครคือผู้ชนะการแข่งขันในปีนั้นและได้รับรางวัลอะไร"
-    for dialect in ("isan", "net", "typos"):
-        assert noise_text(text, "th", dialect, 0.0, 3).text == text
-        first = noise_text(text, "th", dialect, 0.5, 7)
-        assert noise_text(text, "th", dialect, 0.5, 7) == first
-
-
-def test_typos_only_for_typo_target() -> None:
-    text = "ผู้เล่นคนใดทำคะแนนได้มากที่สุดในฤดูกาลนี้"
-    fired = [f for seed in range(20) for f in noise_text(text, "th", "typos", 1.0, seed).fired]
-    assert fired and {f.family for f in fired} == {"typo"}
-    for dialect in ("isan", "net"):
-        assert all(f.family != "typo" for seed in range(20)
-                   for f in noise_text(text, "th", dialect, 1.0, seed).fired)
-
-
-@pytest.mark.skipif(find_data_dir() is None, reason="shared data not found")
-def test_xquad_questions_mostly_changed() -> None:
-    data = json.loads((find_data_dir() / "xquad-r" / "th.json").read_text(encoding="utf-8"))  # type: ignore[operator]
-    questions = [qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"]][:400]
-    for dialect in ("isan", "net"):
-        changed = sum(noise_text(q, "th", dialect, 0.5, i).text != q for i, q in enumerate(questions))
-        assert changed / len(questions) >= 0.6, dialect
+def test_xquad_questions_mostly_changed_toward_net() -> None:
+    # test_noise_tables.py checks the default dialect (isan) on every question
+    share = changed_share("th", "net", xquad_questions("th")[:400])
+    assert share >= 0.6, share

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from noise_cases import only_for
 
 from polyret.noise import noise_text
-from polyret.noise.tables import dialect_table
 
-
-def only(text: str, dialect: str, *families: str) -> str:
-    return noise_text(text, "tr", dialect, 1.0, seed=3, families=frozenset(families)).text
+only = only_for("tr")
 
 
 @pytest.mark.parametrize("dialect, family, text, expected", [
@@ -49,21 +47,5 @@ def test_sentence_initial_dotted_capital_is_safe() -> None:
 
 def test_all_caps_turkish_words() -> None:
     # "DEĞİL".lower() is "deği̇l" (i + combining dot) and "HAYIR".lower() is "hayir": the engine must still find the keys
-    out = noise_text("BU DEĞİL, HAYIR.", "tr", "colloquial", 1.0, seed=0, families=frozenset({"phonological"})).text
+    out = only("BU DEĞİL, HAYIR.", "colloquial", "phonological", seed=0)
     assert out == "BU Diil, HAYIR."
-
-
-def test_every_dialect_has_three_families_and_typos_are_a_control() -> None:
-    for dialect in ("colloquial", "karadeniz"):
-        families = dialect_table("tr", dialect).families
-        assert len(set(families) - {"typo"}) >= 3, (dialect, families)
-        assert "typo" not in families
-    assert dialect_table("tr", "typos").families == ("typo",)
-
-
-def test_deterministic_and_rate_zero_is_identity() -> None:
-    text = "Takımın en çok gol atan oyuncusu kimdir ve nerede doğmuştur?"
-    for dialect in ("colloquial", "karadeniz", "typos"):
-        assert noise_text(text, "tr", dialect, 0.5, seed=1) == noise_text(text, "tr", dialect, 0.5, seed=1)
-        assert noise_text(text, "tr", dialect, 0.0, seed=1).text == text
-        assert noise_text(text, "tr", dialect, 0.0, seed=1).fired == ()

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
-import pytest
-from conftest import find_data_dir
+from noise_cases import CODE, LEX, MORPH, ORTH, PHON, changed_share, noised_for, xquad_questions
 
 from polyret.noise import dialect_table, language_table, noise_text
 
-LEX = frozenset({"lexical"})
-MORPH = frozenset({"morphosyntactic"})
-PHON = frozenset({"phonological"})
-ORTH = frozenset({"orthographic"})
-CODE = frozenset({"code_switching"})
+noised = noised_for("vi")
 
 
-def noised(text: str, dialect: str, families: frozenset[str], seed: int = 0) -> str:
-    return noise_text(text, "vi", dialect, 1.0, seed, families=families).text
-
-
-def test_table_loads_with_south_first() -> None:
-    table = language_table("vi")
-    assert list(table.dialects)[0] == "south"
-    for dialect in table.dialects:
+def test_every_dialect_has_four_families() -> None:
+    # stronger than the three families test_noise_tables.py asks of every table
+    for dialect in language_table("vi").dialects:
         families = set(dialect_table("vi", dialect).families) - {"typo"}
         assert len(families) >= 4, (dialect, families)
 
@@ -89,31 +77,16 @@ def test_teen_code_switching() -> None:
 
 # ---- typos (the control) ----
 
-def test_telex_slip_only_for_typo_target() -> None:
+def test_telex_slips_in_the_typo_control() -> None:
+    # test_noise_tables.py checks that only the typo control has typo rules, and the keyboard slips
     text = "Người Việt viết tiếng Việt"
     fired = [f for seed in range(30) for f in noise_text(text, "vi", "typos", 1.0, seed).fired]
     telex = [f for f in fired if f.rule == "vi.telex_slip"]
     assert telex and {f.family for f in fired} == {"typo"}
     assert {(f.before, f.after) for f in telex} <= {("ư", "uw"), ("ờ", "owf"), ("ệ", "eej"), ("ế", "ees")}
-    for dialect in ("south", "teen"):
-        assert all(f.family != "typo" for seed in range(10)
-                   for f in noise_text(text, "vi", dialect, 1.0, seed).fired)
 
 
-# ---- engine contract on this table ----
-
-def test_rate_zero_and_determinism() -> None:
-    text = "Ai là người đã giành chiến thắng trong trận đấu cuối cùng vào năm 2015?"
-    for dialect in ("south", "teen", "typos"):
-        assert noise_text(text, "vi", dialect, 0.0, 3).text == text
-        first = noise_text(text, "vi", dialect, 0.5, 7)
-        assert noise_text(text, "vi", dialect, 0.5, 7) == first
-
-
-@pytest.mark.skipif(find_data_dir() is None, reason="shared data not found")
-def test_xquad_questions_mostly_changed() -> None:
-    data = json.loads((find_data_dir() / "xquad-r" / "vi.json").read_text(encoding="utf-8"))  # type: ignore[operator]
-    questions = [qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"]][:400]
-    for dialect in ("south", "teen"):
-        changed = sum(noise_text(q, "vi", dialect, 0.5, i).text != q for i, q in enumerate(questions))
-        assert changed / len(questions) >= 0.6, dialect
+def test_xquad_questions_mostly_changed_toward_teen() -> None:
+    # test_noise_tables.py checks the default dialect (south) on every question
+    share = changed_share("vi", "teen", xquad_questions("vi")[:400])
+    assert share >= 0.6, share

@@ -83,16 +83,18 @@ def robustness_figure(curve: dict[str, Any], path: Any, title: str) -> None:
 
     from polyret.report.io import write_bytes_atomic
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=120)
-    cmap = plt.get_cmap("tab20")
-    for i, line in enumerate(curve["lines"]):
+    fig, ax = plt.subplots(figsize=(8.0, 5.0), dpi=120)
+    cmap = plt.get_cmap("tab20" if len({line["language"] for line in curve["lines"]}) > 10 else "tab10")
+    colour = {lang: cmap(i % cmap.N) for i, lang in enumerate(dict.fromkeys(l["language"] for l in curve["lines"]))}
+    for line in curve["lines"]:  # one colour per language; the keyboard-typo control dashed
         style = "--" if line["dialect"].endswith("-typos") else "-"
-        ax.plot(curve["rates"], line["mul_map"], style, marker="o", ms=3, color=cmap(i % 20), label=line["dialect"])
+        ax.plot(curve["rates"], line["mul_map"], style, marker="o", ms=3, color=colour[line["language"]],
+                label=line["dialect"])
     ax.set_xlabel("noise rate (share of rule sites rewritten)")
     ax.set_ylabel("Mul mAP of the noised language's queries")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=6.5, ncol=2 if len(curve["lines"]) <= 12 else 3, loc="best")
     fig.tight_layout()
     import io
 

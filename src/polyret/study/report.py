@@ -214,7 +214,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     trained = [r for r in done if r.get("training")]
     if trained:
         lines += ["", "## Training", "", "| cell | steps x pairs | mono / cross batches | noised texts | final loss | "
-                  "step time (s) |", "|---|---|---|---|---|---|"]
+                  "time in steps (s) |", "|---|---|---|---|---|---|"]
         for row in trained:
             t = row["training"]
             lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
