@@ -7,6 +7,7 @@ from the per-query numbers; dialects of the same language need separate passes (
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -74,7 +75,7 @@ def robustness_curve(queries: list[Query], languages: list[str], score: Scorer, 
     return {"rates": rates, "seed": seed, "specs": specs, "lines": list(lines.values()), "layers": overall}
 
 
-def robustness_figure(curve: dict[str, Any], path: Any, title: str) -> None:
+def robustness_figure(curve: dict[str, Any], path: Path, title: str) -> None:
     """Mul mAP against noise rate, one line per dialect target."""
     import matplotlib
 
@@ -83,9 +84,10 @@ def robustness_figure(curve: dict[str, Any], path: Any, title: str) -> None:
 
     from polyret.report.io import write_bytes_atomic
 
-    fig, ax = plt.subplots(figsize=(8.0, 5.0), dpi=120)
-    cmap = plt.get_cmap("tab20" if len({line["language"] for line in curve["lines"]}) > 10 else "tab10")
-    colour = {lang: cmap(i % cmap.N) for i, lang in enumerate(dict.fromkeys(l["language"] for l in curve["lines"]))}
+    fig, ax = plt.subplots(figsize=(9.0, 5.0), dpi=120)
+    cmap = plt.get_cmap("tab20")  # dark shades first, then light: neighbours in the legend get distinct hues
+    languages = list(dict.fromkeys(line["language"] for line in curve["lines"]))
+    colour = {lang: cmap((2 * i) % 20 + (2 * i) // 20) for i, lang in enumerate(languages)}
     for line in curve["lines"]:  # one colour per language; the keyboard-typo control dashed
         style = "--" if line["dialect"].endswith("-typos") else "-"
         ax.plot(curve["rates"], line["mul_map"], style, marker="o", ms=3, color=colour[line["language"]],
@@ -94,11 +96,11 @@ def robustness_figure(curve: dict[str, Any], path: Any, title: str) -> None:
     ax.set_ylabel("Mul mAP of the noised language's queries")
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=6.5, ncol=2 if len(curve["lines"]) <= 12 else 3, loc="best")
+    ax.legend(fontsize=7, ncol=1 if len(curve["lines"]) <= 12 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     import io
 
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
+    write_bytes_atomic(Path(path), buffer.getvalue())
