@@ -282,7 +282,9 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: Evaluation
     curve = robustness_curve(bench.queries, langs, score, list(options.robustness_dialects or DEFAULT_DIALECTS),
                              list(options.robustness_rates or DEFAULT_RATES), options.noise_seed,
                              progress=lambda msg: console.print(f"[dim]robustness: {msg}[/]"))
-    curve["model"] = encoder.options.model
+    curve.update(model=encoder.describe(), benchmark={"name": bench.name, "languages": langs, **bench.options,
+                                                      "files_sha256": bench.files},
+                 code_version=code_version())
     write_json_atomic(output / "robustness.json", curve)
     robustness_figure(curve, output / "robustness.png",
                       f"{bench.name}: Mul mAP under dialectal query noise, {encoder.options.model}")
