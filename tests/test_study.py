@@ -130,3 +130,28 @@ def test_extra_benchmark_specs() -> None:
     for bad in (["=x"], ["a="], ["a b=x"], ["a=x", "a=y"]):
         with pytest.raises(Exception):
             parse_extra_benchmarks(bad)
+
+
+def test_a_study_killed_mid_training_resumes_from_the_checkpoint(tiny_models: dict[str, Path], data_dir: Path,
+                                                                tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from polyret.train.loop import KILL_ENV
+
+    out = tmp_path / "study"
+    args = [sys.executable, "-m", "polyret", "run", "--data-dir", str(data_dir), "--profile", "smoke", "--output",
+            str(out), "--models", str(tiny_models["bert"]), "--strategies", "zero_shot,x_y"]
+    killed = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, KILL_ENV: "4"})
+    assert killed.returncode == -9  # SIGKILL at the start of step 4 of the x_y training; step 2's checkpoint holds
+    train_dir = out / "train" / Cell(str(tiny_models["bert"]), "x_y", 0).training_slug
+    assert (train_dir / "checkpoints").is_dir() and not (train_dir / "polyret_model.json").exists()
+    assert (out / "cells" / Cell(str(tiny_models["bert"]), "zero_shot").slug / "results.json").exists()
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming" in resumed.stderr and "finished earlier, kept" in " ".join(resumed.stderr.split())
+    steps = [json.loads(line)["step"] for line in (train_dir / "log.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4]  # every step once: the killed step 3 was dropped and redone
+    summary = json.loads((out / "results.json").read_text())
+    assert {c["status"] for c in summary["cells"]} == {"done"}
