@@ -155,3 +155,16 @@ def test_a_study_killed_mid_training_resumes_from_the_checkpoint(tiny_models: di
     assert steps == [1, 2, 3, 4]  # every step once: the killed step 3 was dropped and redone
     summary = json.loads((out / "results.json").read_text())
     assert {c["status"] for c in summary["cells"]} == {"done"}
+
+
+def test_answer_counts_how_often_a_comparison_holds_across_seeds() -> None:
+    from polyret.study.report import _across_seeds
+
+    def row(seed: int, diff: float, p: float) -> dict:
+        return {"strategy": "hybrid+noise", "seed": seed,
+                "versus": {"x_y": {"mul_map": {"difference": diff, "p_value": p, "ci": [diff - 0.01, diff + 0.01]}}}}
+
+    lines = _across_seeds([row(0, -0.010, 0.002), row(1, -0.004, 0.3), row(2, 0.02, 0.01)], [0, 1, 2])
+    assert lines == ["Across 3 seeds, hybrid+noise minus x_y in Mul mAP is -0.010, -0.004, +0.020: reliably higher "
+                     "in 1, reliably lower in 1, not distinguishable in 1."]
+    assert _across_seeds([row(0, 0.1, 0.001)], [0]) == []  # one seed: nothing to count

@@ -100,11 +100,34 @@ def answer(summary: dict[str, Any]) -> list[str]:
         for row in mine:
             if row["transform"] and row["base"] != "zero_shot" and row["base"] in row.get("versus", {}):
                 c = row["versus"][row["base"]]["mul_map"]
-                text.append(f"Adding {row['transform']} to the {row['base']} model: Mul mAP {row['metrics']['mul_map']:.3f}, "
+                text.append(f"Adding {row['transform']} to the {_label(row).replace(row['strategy'], row['base'])} "
+                            f"model: Mul mAP {row['metrics']['mul_map']:.3f}, "
                             f"{_diff(c)} against {row['base']} alone ({_verdict(c)}).")
+        if len(seeds) > 1:
+            text += _across_seeds(mine, seeds)
         if len(seeds) <= 1 and any(r["seed"] is not None for r in mine):
             text.append("One training seed: the intervals cover question sampling, not training randomness.")
         out.append(" ".join(text))
+    return out
+
+
+def _across_seeds(rows: list[dict[str, Any]], seeds: list[int]) -> list[str]:
+    """Does a comparison hold seed after seed? One line per (strategy, baseline) of the answer's focus."""
+    out = []
+    for strategy in ("hybrid+noise", "hybrid"):
+        for baseline in ("x_x_mono", "x_y", "hybrid"):
+            if baseline == strategy:
+                continue
+            found = [r["versus"][baseline]["mul_map"] for r in rows
+                     if r["strategy"] == strategy and baseline in r.get("versus", {})]
+            if len(found) < 2:
+                continue
+            wins = sum(c["difference"] > 0 and c["p_value"] < ALPHA for c in found)
+            losses = sum(c["difference"] < 0 and c["p_value"] < ALPHA for c in found)
+            diffs = ", ".join(f"{c['difference']:+.3f}" for c in found)
+            out.append(f"Across {len(found)} seeds, {strategy} minus {baseline} in Mul mAP is {diffs}: reliably "
+                       f"higher in {wins}, reliably lower in {losses}, not distinguishable in "
+                       f"{len(found) - wins - losses}.")
     return out
 
 
