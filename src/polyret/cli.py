@@ -11,29 +11,16 @@ from rich.console import Console
 
 from polyret.cli_common import console, default_data_dir, friendly
 from polyret.errors import PolyretError
+from polyret.options import comma_list, option_list
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 
 
-def _languages(value: Optional[str]) -> Optional[list[str]]:
+def _rates(value: Optional[str]) -> Optional[list[float]]:
     if value is None:
         return None
-    langs = [part.strip() for part in value.split(",") if part.strip()]
-    if not langs:
-        raise PolyretError("--languages: empty list")
-    return langs
-
-
-def _csv(value: Optional[str]) -> Optional[list[str]]:
-    return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _rates(value: Optional[str]) -> Optional[list[float]]:
-    parts = _csv(value)
-    if parts is None:
-        return None
     try:
-        return [float(part) for part in parts]
+        return [float(part) for part in comma_list(value)]
     except ValueError:
         raise PolyretError(f"--robustness-rates: {value!r} is not a comma-separated list of numbers") from None
 
@@ -84,11 +71,11 @@ def evaluate(
     if pooling is not None and pooling not in ("mean", "cls"):
         raise PolyretError(f"--pooling: unknown pooling {pooling!r} (mean or cls)")
     options = EvaluationOptions(
-        benchmark=benchmark, data_dir=data_dir or default_data_dir(), languages=_languages(languages),
+        benchmark=benchmark, data_dir=data_dir or default_data_dir(), languages=option_list("--languages", languages),
         articles=articles, candidate_context=candidate_context, top_k=top_k, trec_run=trec_run,
         transform=transform, transform_source=transform_source, allow_oracle=allow_oracle,
         transform_max_per_language=transform_max_per_language, query_noise=query_noise or None,
-        noise_seed=noise_seed, robustness=robustness, robustness_dialects=_csv(robustness_dialects),
+        noise_seed=noise_seed, robustness=robustness, robustness_dialects=None if robustness_dialects is None else comma_list(robustness_dialects),
         robustness_rates=_rates(robustness_rates),
     )
     transform_spec(options)
@@ -187,18 +174,18 @@ def run(
         raise PolyretError(f"--profile: unknown profile {profile!r}; available: {', '.join(PROFILES)}")
     chosen = PROFILES[profile]
     if strategies:
-        chosen = chosen.model_copy(update={"strategies": [s.strip() for s in strategies.split(",") if s.strip()]})
+        chosen = chosen.model_copy(update={"strategies": comma_list(strategies)})
     if steps is not None:
         if steps < 1:
             raise PolyretError("--steps must be at least 1")
         chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"steps": steps})})
     if seeds is not None:
         try:
-            chosen = chosen.model_copy(update={"seeds": [int(x) for x in seeds.split(",") if x.strip()]})
+            chosen = chosen.model_copy(update={"seeds": [int(x) for x in comma_list(seeds)]})
         except ValueError:
             raise PolyretError(f"--seeds: {seeds!r} is not a comma-separated list of integers") from None
     extras = parse_extra_benchmarks(extra_benchmark or [])
-    summary = run_study([m.strip() for m in models.split(",") if m.strip()], chosen, data_dir or default_data_dir(),
+    summary = run_study(comma_list(models), chosen, data_dir or default_data_dir(),
                         output, overwrite, console, batch_size, device, extras)
     from rich.markdown import Markdown
 

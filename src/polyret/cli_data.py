@@ -23,7 +23,7 @@ from polyret.data.leakage import (
     training_texts,
 )
 from polyret.data.training import TrainingData, load_training_groups, stats_json
-from polyret.errors import PolyretError
+from polyret.options import option_list
 
 data_app = typer.Typer(
     no_args_is_help=True, add_completion=False,
@@ -31,14 +31,6 @@ data_app = typer.Typer(
 )
 _DATA_DIR_HELP = "data root laid out as shared/data (default $POLYRET_DATA or ../shared/data)"
 
-
-def _split(option: str, value: Optional[str]) -> Optional[list[str]]:
-    if value is None:
-        return None
-    parts = [part.strip() for part in value.split(",") if part.strip()]
-    if not parts:
-        raise PolyretError(f"{option}: empty list")
-    return parts
 
 
 @data_app.command()
@@ -52,7 +44,7 @@ def stats(
 ) -> None:
     """Groups, (query, positive) language pairs and texts per source and language, with what was dropped."""
     data = load_training_groups(
-        data_dir or default_data_dir(), _split("--sources", sources), _split("--languages", languages),
+        data_dir or default_data_dir(), option_list("--sources", sources), option_list("--languages", languages),
         distinct_passages=distinct_passages,
     )
     if as_json:

@@ -10,7 +10,7 @@ import typer
 from polyret.cli_common import console, default_data_dir, friendly
 from polyret.data.fetch import fetch_data
 from polyret.data.sources import GITHUB_RAW
-from polyret.errors import PolyretError
+from polyret.options import option_list
 
 
 @friendly
@@ -21,10 +21,6 @@ def fetch(
     force: bool = typer.Option(False, help="download again files whose checksum already matches"),
 ) -> None:
     """Download every data file from its public home, check its sha256 and lay it out as shared/data."""
-    prefixes = None
-    if only is not None:
-        prefixes = [part.strip() for part in only.split(",") if part.strip()]
-        if not prefixes:
-            raise PolyretError("--only: empty list")
+    prefixes = option_list("--only", only)
     report = fetch_data(to or default_data_dir(), base_url=mirror, only=prefixes, force=force)
     console.print(report.summary(), highlight=False, soft_wrap=True)

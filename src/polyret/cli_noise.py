@@ -16,6 +16,7 @@ from rich.text import Text
 
 from polyret.cli_common import default_data_dir, friendly
 from polyret.errors import PolyretError
+from polyret.options import comma_list
 from polyret.noise.engine import NoiseResult, noise_text
 from polyret.noise.realism import DEFAULT_RATE, RealismRecord, realism
 from polyret.noise.tables import FAMILIES, TYPO_DIALECT, available, dialect_table, language_table, parse_spec
@@ -112,7 +113,7 @@ def marked(before: str, after: str, plain: bool = False) -> Text:
 def _families(value: Optional[str]) -> Optional[frozenset[str]]:
     if value is None:
         return None
-    chosen = [part.strip() for part in value.split(",") if part.strip()]
+    chosen = comma_list(value)
     unknown = [family for family in chosen if family not in FAMILIES]
     if unknown or not chosen:
         raise PolyretError(f"--families: unknown family {unknown[0] if unknown else value!r}; "
@@ -205,7 +206,7 @@ def realism_command(
         raise PolyretError(f"--rate: {rate} is outside [0, 1]")
     langs = None
     if languages is not None:
-        langs = [part.strip() for part in languages.split(",") if part.strip()]
+        langs = comma_list(languages)
         unknown = [lang for lang in langs if lang not in available()]
         if unknown or not langs:
             raise PolyretError(f"--languages: unknown language {unknown[0] if unknown else languages!r}; "

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from polyret.errors import PolyretError
+from polyret.options import comma_list
 from polyret.noise.engine import noise_text, stream_seed
 from polyret.noise.tables import FAMILIES, TYPO_DIALECT, parse_spec
 
@@ -36,7 +37,7 @@ class NoiseConfig(BaseModel):
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return comma_list(value)
         return value
 
     @field_validator("families")

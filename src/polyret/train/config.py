@@ -9,6 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyret.errors import PolyretError
+from polyret.options import comma_list
 from polyret.noise.apply import NoiseConfig
 
 # "hybrid+noise" is hybrid batching with the `noise` section applied (its defaults if the config has none).
@@ -54,7 +55,7 @@ class TrainConfig(BaseModel):
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            return comma_list(value)
         return value
 
     @model_validator(mode="after")
