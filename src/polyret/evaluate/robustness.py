@@ -41,13 +41,17 @@ def layers(specs: list[str], languages: list[str]) -> list[list[tuple[str, str]]
     return out
 
 
-def robustness_curve(queries: list[Query], languages: list[str], score: Scorer, specs: list[str],
-                     rates: list[float], seed: int = 0, progress: Callable[[str], None] | None = None
-                     ) -> dict[str, Any]:
-    """{'rates', 'lines': [{'dialect', 'language', 'mul_map': [...], 'changed_share': [...]}], 'all_languages'}."""
+def robustness_curve(queries: list[Query], languages: list[str], score: Scorer,
+                     clean: tuple[np.ndarray, dict[str, float]], specs: list[str], rates: list[float], seed: int = 0,
+                     progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """{'rates', 'lines': [{'dialect', 'language', 'mul_map': [...], 'changed_share': [...]}], 'layers'}.
+
+    `clean` is what `score(queries)` gives for the clean queries: the evaluation has it already, so rate 0 costs
+    nothing.
+    """
     rates = sorted(set(rates) | {0.0})
     plan = layers(specs, languages)
-    clean_ap, clean_lang = score(queries)
+    clean_ap, clean_lang = clean
     lines: dict[tuple[str, str], dict[str, Any]] = {
         pair: {"dialect": f"{pair[0]}-{pair[1]}", "language": pair[0], "mul_map": [], "changed_share": []}
         for layer in plan for pair in layer}

@@ -16,12 +16,13 @@ from polyret.data.benchmark import RetrievalBenchmark
 from polyret.data.generic import load_generic
 from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
-from polyret.evaluate.metrics import compute_metrics, cross_check, write_trec_run
+from polyret.evaluate.metrics import RetrievalMetrics, compute_metrics, cross_check, write_trec_run
 from polyret.evaluate.search import exact_search
 from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
                                          sample_indices, tatoeba_texts, training_texts)
 from polyret.model.encoder import Encoder
 from polyret.noise.apply import QueryNoise
+from polyret.noise.tables import parse_spec
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
 from polyret.report.io import write_json_atomic
@@ -80,12 +81,11 @@ def query_noise(options: EvaluationOptions) -> QueryNoise | None:
     if options.robustness and options.query_noise:
         raise PolyretError("--robustness sweeps its own query noise; leave out --query-noise")
     if options.robustness:
-        from polyret.evaluate.robustness import layers
-
         for rate in options.robustness_rates or []:
             if not 0.0 <= rate <= 1.0:
                 raise PolyretError(f"--robustness-rates: {rate} is outside [0, 1]")
-        layers(list(options.robustness_dialects or []), [])  # parses every spec: unknown dialects fail here
+        for spec in options.robustness_dialects or []:
+            parse_spec(spec)  # an unknown language or dialect fails here, before any work
     if not options.query_noise:
         return None
     return QueryNoise.parse(options.query_noise, options.noise_seed)
@@ -253,7 +253,7 @@ def evaluate(
     if options.robustness:
         t0 = time.perf_counter()
         result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
-                                           cand_lang, langs, output, console)
+                                           cand_lang, langs, metrics, output, console)
         result["timing"]["robustness_seconds"] = round(time.perf_counter() - t0, 2)
     write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
     return result
@@ -266,7 +266,7 @@ def _num(value: float | None) -> str:
 def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
                 spec: TransformSpec | None, stats: LanguageMeans | None, cands: np.ndarray,
                 relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
-                output: Path, console: Console) -> dict[str, Any]:
+                clean: RetrievalMetrics, output: Path, console: Console) -> dict[str, Any]:
     """The query-noise sweep (see evaluate/robustness.py); writes robustness.json and robustness.png."""
     from polyret.evaluate.robustness import DEFAULT_DIALECTS, DEFAULT_RATES, robustness_curve, robustness_figure
 
@@ -276,10 +276,13 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: Evaluation
         if spec is not None and stats is not None:
             vectors = apply_transform(spec, stats, vectors, [q.lang for q in queries], "query")
         ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
-        metrics = compute_metrics(ranks, query_lang, cand_lang, langs)
+        return by_language(compute_metrics(ranks, query_lang, cand_lang, langs))
+
+    def by_language(metrics: RetrievalMetrics) -> tuple[np.ndarray, dict[str, float]]:
         return metrics.query_mul_ap, {lang: float(v) for lang, v in zip(langs, metrics.language_mul_map)}
 
-    curve = robustness_curve(bench.queries, langs, score, list(options.robustness_dialects or DEFAULT_DIALECTS),
+    curve = robustness_curve(bench.queries, langs, score, by_language(clean),
+                             list(options.robustness_dialects or DEFAULT_DIALECTS),
                              list(options.robustness_rates or DEFAULT_RATES), options.noise_seed,
                              progress=lambda msg: console.print(f"[dim]robustness: {msg}[/]"))
     curve.update(model=encoder.describe(), benchmark={"name": bench.name, "languages": langs, **bench.options,
