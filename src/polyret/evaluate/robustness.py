@@ -7,7 +7,6 @@ from the per-query numbers; dialects of the same language need separate passes (
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -77,34 +76,3 @@ def robustness_curve(queries: list[Query], languages: list[str], score: Scorer,
             layer_curve.append(float(np.nanmean(per_query[mask])))
         overall.append({"dialects": [f"{a}-{b}" for a, b in layer], "mul_map": layer_curve})
     return {"rates": rates, "seed": seed, "specs": specs, "lines": list(lines.values()), "layers": overall}
-
-
-def robustness_figure(curve: dict[str, Any], path: Path, title: str) -> None:
-    """Mul mAP against noise rate, one line per dialect target."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from polyret.report.io import write_bytes_atomic
-
-    fig, ax = plt.subplots(figsize=(9.0, 5.0), dpi=120)
-    cmap = plt.get_cmap("tab20")  # dark shades first, then light: neighbours in the legend get distinct hues
-    languages = list(dict.fromkeys(line["language"] for line in curve["lines"]))
-    colour = {lang: cmap((2 * i) % 20 + (2 * i) // 20) for i, lang in enumerate(languages)}
-    for line in curve["lines"]:  # one colour per language; the keyboard-typo control dashed
-        style = "--" if line["dialect"].endswith("-typos") else "-"
-        ax.plot(curve["rates"], line["mul_map"], style, marker="o", ms=3, color=colour[line["language"]],
-                label=line["dialect"])
-    ax.set_xlabel("noise rate (share of rule sites rewritten)")
-    ax.set_ylabel("Mul mAP of the noised language's queries")
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=1 if len(curve["lines"]) <= 12 else 2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    import io
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    write_bytes_atomic(Path(path), buffer.getvalue())

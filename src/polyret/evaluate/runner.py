@@ -268,7 +268,8 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: Evaluation
                 relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
                 clean: RetrievalMetrics, output: Path, console: Console) -> dict[str, Any]:
     """The query-noise sweep (see evaluate/robustness.py); writes robustness.json and robustness.png."""
-    from polyret.evaluate.robustness import DEFAULT_DIALECTS, DEFAULT_RATES, robustness_curve, robustness_figure
+    from polyret.evaluate.robustness import DEFAULT_DIALECTS, DEFAULT_RATES, robustness_curve
+    from polyret.report.figures import robustness_figure
 
     def score(queries: list[Any]) -> tuple[np.ndarray, dict[str, float]]:
         (vectors,), _ = _encode_with_progress(encoder, [([q.text for q in queries], "query")], console,

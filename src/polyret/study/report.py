@@ -6,11 +6,10 @@ against each baseline (with the 95% interval of the paired difference), and how 
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
-from polyret.report.io import write_bytes_atomic
+from polyret.report.figures import pyplot, save_figure
 
 ALPHA = 0.05
 FIGURE = "study_mul_map.png"
@@ -136,11 +135,7 @@ def study_figure(summary: dict[str, Any], path: Path) -> bool:
     rows = [r for r in summary["cells"] if r["status"] == "done"]
     if not rows:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * len(rows) + 1.5), 4.2), dpi=120)
     xs = range(len(rows))
     values = [r["metrics"]["mul_map"] for r in rows]
@@ -161,10 +156,7 @@ def study_figure(summary: dict[str, Any], path: Path) -> bool:
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
+    save_figure(fig, path)
     return True
 
 
