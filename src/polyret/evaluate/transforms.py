@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from polyret.data.tatoeba import tatoeba_dir, tatoeba_file
 from polyret.errors import PolyretError
 from polyret.report.io import write_bytes_atomic
 
@@ -105,17 +106,17 @@ def _require(languages: list[str], available: set[str], source: str) -> None:
 
 def tatoeba_texts(data_dir: Path, languages: list[str], cap: int) -> dict[str, list[str]]:
     """Dev Tatoeba sentences per language; English from the English side of every pair file present."""
-    root = Path(data_dir) / "dev" / "tatoeba"
+    root = tatoeba_dir(data_dir)
     if not root.is_dir():
         raise PolyretError(f"{root}: Tatoeba directory not found (pass --data-dir)")
-    present = {lang: code for lang, code in TATOEBA_CODES.items() if (root / f"tatoeba.{code}-eng.{code}").is_file()}
+    present = {lang: code for lang, code in TATOEBA_CODES.items() if tatoeba_file(data_dir, code).is_file()}
     english = [line for code in sorted(present.values())
-               for line in (root / f"tatoeba.{code}-eng.eng").read_text(encoding="utf-8").splitlines()]
+               for line in tatoeba_file(data_dir, code, "eng").read_text(encoding="utf-8").splitlines()]
     _require(languages, set(present) | ({"en"} if english else set()), "tatoeba")
     texts = {}
     for lang in languages:
-        lines = english if lang == "en" else \
-            (root / f"tatoeba.{present[lang]}-eng.{present[lang]}").read_text(encoding="utf-8").splitlines()
+        lines = (english if lang == "en"
+                 else tatoeba_file(data_dir, present[lang]).read_text(encoding="utf-8").splitlines())
         texts[lang] = _capped(lines, cap)
     return texts
 

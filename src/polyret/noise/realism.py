@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from polyret.data.tatoeba import tatoeba_file
 from polyret.errors import PolyretError
 from polyret.noise.engine import noise_text
 from polyret.noise.tables import TYPO_DIALECT, available, language_table
@@ -61,7 +62,7 @@ def cosine(a: Counter[str], b: Counter[str]) -> float:
 
 
 def read_tatoeba(data_dir: Path, code: str) -> list[str]:
-    path = Path(data_dir) / "dev" / "tatoeba" / f"tatoeba.{code}-eng.{code}"
+    path = tatoeba_file(data_dir, code)
     if not path.is_file():
         raise PolyretError(f"{path}: not found (pass --data-dir; `polyret data fetch` downloads dev/tatoeba)")
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
