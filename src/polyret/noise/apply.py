@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from polyret.errors import PolyretError
 from polyret.options import comma_list
-from polyret.noise.engine import noise_text, stream_seed
+from polyret.noise.engine import NoiseResult, noise_text, stream_seed
 from polyret.noise.tables import FAMILIES, TYPO_DIALECT, parse_spec
 
 UNIT = float(2**64)
@@ -68,11 +68,13 @@ class NoiseTally:
     changed: int = 0  # and actually changed (a text with no rule sites stays as it was)
     families: Counter[str] = field(default_factory=Counter)
 
-    def add(self, other: "NoiseTally") -> None:
-        self.texts += other.texts
-        self.noised += other.noised
-        self.changed += other.changed
-        self.families.update(other.families)
+    def count(self, original: str, result: NoiseResult) -> str:
+        """Record one noised text (drawn for noising; changed if a rule fired); returns the new text."""
+        self.noised += 1
+        if result.text != original:
+            self.changed += 1
+            self.families.update(f.family for f in result.fired)
+        return result.text
 
     def to_dict(self) -> dict[str, Any]:
         return {"texts": self.texts, "noised": self.noised, "changed": self.changed,
@@ -97,13 +99,8 @@ class BatchNoiser:
         key = stream_seed(self.seed, step, group_id, role)
         if key / UNIT >= self.config.share:
             return text
-        tally.noised += 1
         dialect = dialects[stream_seed(key, "dialect") % len(dialects)]
-        result = noise_text(text, language, dialect, self.config.rate, key, self.families)
-        if result.text != text:
-            tally.changed += 1
-            tally.families.update(f.family for f in result.fired)
-        return result.text
+        return tally.count(text, noise_text(text, language, dialect, self.config.rate, key, self.families))
 
     def noise_batch(self, batch: Any) -> tuple[Any, NoiseTally]:
         """A copy of a sampling.Batch with its queries and/or positives noised."""
@@ -160,10 +157,6 @@ class QueryNoise:
             if target is None:
                 out.append(query)
                 continue
-            tally.noised += 1
             result = noise_text(query.text, query.lang, target[0], target[1], stream_seed(self.seed, query.id))
-            if result.text != query.text:
-                tally.changed += 1
-                tally.families.update(f.family for f in result.fired)
-            out.append(replace(query, text=result.text))
+            out.append(replace(query, text=tally.count(query.text, result)))
         return out, tally
