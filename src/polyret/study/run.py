@@ -161,14 +161,13 @@ def _trained_model(cell: Cell, profile: Profile, data_dir: Path, output: Path, o
                    console: Console, device: str) -> str:
     """The cell's trained model directory: reused if finished with the same options, resumed if interrupted."""
     from polyret.train.checkpoint import list_checkpoints
-    from polyret.train.config import TrainConfig
+    from polyret.train.config import read_saved_config
     from polyret.train.loop import train
 
     out = output / "train" / cell.training_slug
     config = train_config(cell, profile, data_dir, out, device=device)
-    saved_path = out / "train_config.yaml"
     if (out / "polyret_model.json").exists() and not overwrite:
-        saved = TrainConfig.model_validate(yaml.safe_load(saved_path.read_text(encoding="utf-8")))
+        saved = read_saved_config(out)
         if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
             raise PolyretError(f"{out}: trained with other options than this profile's; pass --overwrite to retrain")
         console.print(f"[dim]model {out.name}: trained earlier, kept[/]")

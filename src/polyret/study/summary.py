@@ -17,6 +17,7 @@ from polyret.provenance import code_version
 from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test
 from polyret.study.grid import Cell
 from polyret.study.profiles import Profile
+from polyret.train.config import read_saved_config
 
 HEADLINE = ("mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance")
 PER_QUERY_MEASURES = {"mo_map": "mo_ap", "cr_map": "cr_ap", "mul_map": "mul_ap", "rank_distance": "rank_distance"}
@@ -73,8 +74,7 @@ def _training(out: Path) -> dict[str, Any] | None:
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     if not records:
         return None
-    config = _read_yaml(out / "train_config.yaml")
-    batch = config.get("batch_size", 0) if config else 0
+    batch = read_saved_config(out).batch_size
     seconds = sum(batch / r["pairs_per_second"] for r in records if r.get("pairs_per_second"))
     kinds = [r["kind"] for r in records]
     noised = [r["noise"] for r in records if "noise" in r]
@@ -82,12 +82,6 @@ def _training(out: Path) -> dict[str, Any] | None:
             "step_seconds": round(seconds, 1), "final_loss": records[-1]["loss"],
             "mono_batches": kinds.count("mono"), "cross_batches": kinds.count("cross"),
             "noised_texts": sum(n["changed"] for n in noised) if noised else None}
-
-
-def _read_yaml(path: Path) -> dict[str, Any] | None:
-    import yaml
-
-    return yaml.safe_load(path.read_text()) if path.exists() else None
 
 
 def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], profile: Profile,

@@ -77,6 +77,14 @@ class TrainConfig(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+SAVED_CONFIG = "train_config.yaml"  # the resolved config, saved beside the model and its checkpoints
+
+
+def read_saved_config(directory: Path) -> TrainConfig:
+    """The config a training run saved in `directory` (to resume it, or to reuse its model)."""
+    return TrainConfig.model_validate(yaml.safe_load((Path(directory) / SAVED_CONFIG).read_text(encoding="utf-8")))
+
+
 def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """YAML file (if any), then CLI overrides (None means "not given"); errors name the file and field."""
     data: dict[str, Any] = {}

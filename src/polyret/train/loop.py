@@ -26,7 +26,7 @@ from polyret.noise.apply import BatchNoiser
 from polyret.provenance import code_version, environment
 from polyret.report.io import write_json_atomic, write_text_atomic
 from polyret.train.checkpoint import list_checkpoints, load_checkpoint, restore, save_checkpoint
-from polyret.train.config import TrainConfig
+from polyret.train.config import SAVED_CONFIG, TrainConfig, read_saved_config
 from polyret.train.saving import save_trained_model
 
 LOG = "log.jsonl"
@@ -92,21 +92,15 @@ def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
         steps = list_checkpoints(out)
         if not steps:
             raise PolyretError(f"{out}: --resume given but no checkpoint found in {out / 'checkpoints'}")
-        saved = TrainConfig.model_validate_json(json.dumps(_read_yaml(out / "train_config.yaml")))
+        saved = read_saved_config(out)
         if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
-            raise PolyretError(f"{out}: --resume with options that differ from the saved train_config.yaml")
+            raise PolyretError(f"{out}: --resume with options that differ from the saved {SAVED_CONFIG}")
         return steps[-1]
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise PolyretError(f"{out}: already exists and is not empty; pass --resume to continue or --overwrite")
         shutil.rmtree(out)
     return 0
-
-
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
 def _truncate_log(path: Path, last_step: int) -> None:
@@ -173,7 +167,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
             console.print(f"resuming {out} from step {start}")
     elif dist.main:
         out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "train_config.yaml", config.to_yaml())
+        write_text_atomic(out / SAVED_CONFIG, config.to_yaml())
         write_json_atomic(out / "data_stats.json", stats_json(data))
     dist.barrier()
 
