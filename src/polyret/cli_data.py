@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -88,30 +88,28 @@ def _source_table(data: TrainingData) -> Table:
     return table
 
 
-def _pair_table(data: TrainingData) -> Table:
-    """Groups per (query language, positive language), per source: what a batch sampler can draw from."""
-    table = Table(title="groups per (query, positive) language pair", title_justify="left")
-    table.add_column("pair")
+def _per_source_table(data: TrainingData, title: str, first: str, counts_of: Callable[[Any], dict[Any, int]],
+                      label: Callable[[Any], str]) -> Table:
+    """One row per key, one column per source plus "all": a count from each source's stats."""
+    table = Table(title=title, title_justify="left")
+    table.add_column(first)
     names = list(data.stats)
     for name in [*names, "all"]:
         table.add_column(name, justify="right")
-    pairs = sorted({pair for s in data.stats.values() for pair in s.pairs})
-    for pair in pairs:
-        counts = [data.stats[name].pairs.get(pair, 0) for name in names]
-        table.add_row(f"{pair[0]}-{pair[1]}", *(str(n or "") for n in counts), str(sum(counts)))
+    for key in sorted({key for s in data.stats.values() for key in counts_of(s)}):
+        counts = [counts_of(data.stats[name]).get(key, 0) for name in names]
+        table.add_row(label(key), *(str(n or "") for n in counts), str(sum(counts)))
     return table
+
+
+def _pair_table(data: TrainingData) -> Table:
+    """Groups per (query language, positive language), per source: what a batch sampler can draw from."""
+    return _per_source_table(data, "groups per (query, positive) language pair", "pair", lambda s: s.pairs,
+                             lambda pair: f"{pair[0]}-{pair[1]}")
 
 
 def _text_table(data: TrainingData) -> Table:
-    table = Table(title="texts (queries + passages) per language", title_justify="left")
-    table.add_column("lang")
-    names = list(data.stats)
-    for name in [*names, "all"]:
-        table.add_column(name, justify="right")
-    for lang in sorted({lang for s in data.stats.values() for lang in s.texts}):
-        counts = [data.stats[name].texts.get(lang, 0) for name in names]
-        table.add_row(lang, *(str(n or "") for n in counts), str(sum(counts)))
-    return table
+    return _per_source_table(data, "texts (queries + passages) per language", "lang", lambda s: s.texts, str)
 
 
 def _hit_table(report: LeakageReport, show: int) -> Table:
