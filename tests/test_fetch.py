@@ -16,7 +16,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from polyret.cli_fetch import fetch
+from polyret.cli.fetch import fetch
 from polyret.data.fetch import fetch_data
 from polyret.data.sources import registry, upstream_url
 from polyret.errors import PolyretError
@@ -40,6 +40,8 @@ def _build_tree(root: Path, data_dir: Path, entries: list[dict[str, Any]], corru
     """Plain files as symlinks (cheap); zip archives rebuilt from their members (stored: speed, not size, matters)."""
     for entry in entries:
         target = _mirror_path(root, entry)
+        if target.exists() and not entry.get("archive_member"):
+            continue  # one upstream file registered for two local paths
         target.parent.mkdir(parents=True, exist_ok=True)
         data = (data_dir / entry["path"]).read_bytes() if corrupt or entry.get("archive_member") else b""
         if corrupt:

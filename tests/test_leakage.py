@@ -11,7 +11,7 @@ import pytest
 from test_training_data import load_shared, write_training_root
 from typer.testing import CliRunner
 
-from polyret.cli_data import data_app
+from polyret.cli.data import data_app
 from polyret.data.leakage import (
     TextRecord,
     assert_no_leakage,

@@ -9,7 +9,7 @@ from conftest import find_data_dir
 from typer.testing import CliRunner
 
 from polyret.cli import app
-from polyret.cli_noise import marked
+from polyret.cli.noise import marked
 from polyret.noise import available, noise_text
 
 runner = CliRunner()

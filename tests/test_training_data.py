@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from polyret.cli_data import data_app
+from polyret.cli.data import data_app
 from polyret.data.training import stats_json
 from polyret.data.leakage import normalize_text
 from polyret.data.sentences import covering_span, sentence_spans, split_sentences

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import shutil
 import tempfile
 import time
 import urllib.error
@@ -78,18 +79,17 @@ def fetch_data(
     _require_writable(dest, [e["path"] for e in todo + notes])
 
     archives: dict[str, list[Entry]] = {}
+    plain: dict[str, list[Entry]] = {}  # one upstream file can feed several paths (NTREX's DOCUMENT_IDS.tsv)
     for entry in todo:
-        if entry.get("archive_member"):
-            archives.setdefault(str(upstream_url(entry, base_url)), []).append(entry)
-    plain = [e for e in todo if not e.get("archive_member")]
+        (archives if entry.get("archive_member") else plain).setdefault(str(upstream_url(entry, base_url)), []).append(entry)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True, disable=not progress) as bar:
         task = bar.add_task("fetch", total=len(todo))
         try:
-            for entry in plain:
-                bar.update(task, description=entry["path"])
-                _fetch_file(str(upstream_url(entry, base_url)), entry, dest, report)
-                bar.advance(task)
+            for url, copies in plain.items():
+                bar.update(task, description=copies[0]["path"])
+                _fetch_file(url, copies, dest, report)
+                bar.advance(task, len(copies))
             for url, members in archives.items():
                 bar.update(task, description=f"{members[0]['upstream_path']} ({len(members)} files)")
                 _fetch_archive(url, members, dest, report)
@@ -135,14 +135,21 @@ def _require_writable(dest: Path, paths: Iterable[str]) -> None:
             raise PolyretError(f"{existing} is read-only; fetch into another folder")
 
 
-def _fetch_file(url: str, entry: Entry, dest: Path, report: FetchReport) -> None:
-    target = dest / entry["path"]
-    with _staged(target) as (handle, tmp):
+def _fetch_file(url: str, copies: list[Entry], dest: Path, report: FetchReport) -> None:
+    """One download, verified against every entry it feeds, then copied (staged, atomic) to each further path."""
+    first = dest / copies[0]["path"]
+    with _staged(first) as (handle, tmp):
         size, digest = _download(url, handle)
         handle.close()
-        _verify(entry, digest, f" (from {url})")
-        os.replace(tmp, target)
-    report.downloaded.append(entry["path"])
+        for entry in copies:
+            _verify(entry, digest, f" (from {url})")
+        for entry in copies[1:]:
+            with _staged(dest / entry["path"]) as (out, copy):
+                out.close()
+                shutil.copyfile(tmp, copy)
+                os.replace(copy, dest / entry["path"])
+        os.replace(tmp, first)
+    report.downloaded += [e["path"] for e in copies]
     report.bytes += size
 
 

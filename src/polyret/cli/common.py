@@ -19,7 +19,7 @@ def default_data_dir() -> Path:
     """$POLYRET_DATA, else ../shared/data beside the checkout, else ./data."""
     if os.environ.get("POLYRET_DATA"):
         return Path(os.environ["POLYRET_DATA"])
-    beside = Path(__file__).resolve().parents[3] / "shared" / "data"
+    beside = Path(__file__).resolve().parents[4] / "shared" / "data"
     return beside if beside.is_dir() else Path("data")
 
 

@@ -1,4 +1,4 @@
-"""`polyret data fetch`: rebuild the data root from the files' public homes (registered in polyret.cli_data)."""
+"""`polyret data fetch`: rebuild the data root from the files' public homes (registered in polyret.cli.data)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from polyret.cli_common import console, default_data_dir, friendly
+from polyret.cli.common import console, default_data_dir, friendly
 from polyret.data.fetch import fetch_data
 from polyret.data.sources import GITHUB_RAW
 from polyret.options import option_list

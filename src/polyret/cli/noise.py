@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from polyret.cli_common import default_data_dir, friendly
+from polyret.cli.common import default_data_dir, friendly
 from polyret.errors import PolyretError
 from polyret.options import comma_list
 from polyret.noise.engine import NoiseResult, noise_text

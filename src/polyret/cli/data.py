@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from polyret.cli_common import console, default_data_dir, friendly
+from polyret.cli.common import console, default_data_dir, friendly
 from polyret.data.leakage import (
     MEASURE,
     MIN_NGRAMS,

@@ -1,0 +1,60 @@
+"""`polyret run`: the study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from polyret.cli.common import console, default_data_dir, friendly
+from polyret.errors import PolyretError
+from polyret.options import comma_list
+
+
+@friendly
+def run(
+    data_dir: Path = typer.Option(None, help="data root laid out as shared/data (default $POLYRET_DATA or ../shared/data)"),
+    output: Path = typer.Option(Path("runs/study"), help="study directory (cells/, results.json, report.md)"),
+    profile: str = typer.Option("quick", help="smoke (a minute), quick (default, under 30 minutes on 2 CPU cores) "
+                                "or full (whole XQuAD-R, 3 seeds: a GPU)"),
+    models: str = typer.Option("embedded:me5-small", help="comma-separated model specs"),
+    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the profile's)"),
+    batch_size: int = typer.Option(32, min=1),
+    device: str = typer.Option("auto"),
+    overwrite: bool = typer.Option(False, help="redo finished cells (and retrain their models)"),
+    extra_benchmark: Optional[list[str]] = typer.Option(None, help="NAME=DIR of a generic-format benchmark "
+                                                        "(corpus.jsonl, queries.jsonl, qrels.tsv), repeatable: "
+                                                        "evaluated for every cell"),
+    steps: Optional[int] = typer.Option(None, help="override the profile's training steps per trained cell"),
+    seeds: Optional[str] = typer.Option(None, help="override the profile's seeds, e.g. 0,1,2"),
+) -> None:
+    """The study: every (model, strategy, seed) cell trained where it trains and evaluated zero-shot on XQuAD-R
+    (clean and with dialectal query noise), one report with intervals, paired tests and a plain-language answer."""
+    from polyret.study.profiles import PROFILES
+    from polyret.study.run import parse_extra_benchmarks, run_study
+
+    if profile not in PROFILES:
+        raise PolyretError(f"--profile: unknown profile {profile!r}; available: {', '.join(PROFILES)}")
+    chosen = PROFILES[profile]
+    if strategies:
+        chosen = chosen.model_copy(update={"strategies": comma_list(strategies)})
+    if steps is not None:
+        if steps < 1:
+            raise PolyretError("--steps must be at least 1")
+        chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"steps": steps})})
+    if seeds is not None:
+        try:
+            chosen = chosen.model_copy(update={"seeds": [int(x) for x in comma_list(seeds)]})
+        except ValueError:
+            raise PolyretError(f"--seeds: {seeds!r} is not a comma-separated list of integers") from None
+    extras = parse_extra_benchmarks(extra_benchmark or [])
+    summary = run_study(comma_list(models), chosen, data_dir or default_data_dir(),
+                        output, overwrite, console, batch_size, device, extras)
+    from rich.markdown import Markdown
+
+    Console().print(Markdown((output / "report.md").read_text()))
+    failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
+    if failed:
+        raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")

@@ -1,0 +1,63 @@
+"""`polyret train`: fine-tune an encoder with a batch strategy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from polyret.cli.common import console, default_data_dir, friendly
+
+
+@friendly
+def train(
+    config: Optional[Path] = typer.Option(None, help="YAML config; flags given here override it"),
+    model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory or a hub id"),
+    strategy: Optional[str] = typer.Option(None, help="x_x_mono, x_y, hybrid (default), hybrid+noise, x_x or en_en"),
+    alpha: Optional[float] = typer.Option(None, help="hybrid: probability of a monolingual batch (0.5)"),
+    tau: Optional[float] = typer.Option(None, help="language (pair) sampling: p ~ n^tau (1.0)"),
+    per_example_pairs: Optional[bool] = typer.Option(None, help="x_y: draw the language pair per example"),
+    steps: Optional[int] = typer.Option(None, help="optimiser steps (100)"),
+    batch_size: Optional[int] = typer.Option(None, help="pairs per step across all ranks (16)"),
+    grad_accum: Optional[int] = typer.Option(None, help="micro-batches per step (1)"),
+    lr: Optional[float] = typer.Option(None, help="peak learning rate (2e-5)"),
+    weight_decay: Optional[float] = typer.Option(None),
+    warmup_steps: Optional[int] = typer.Option(None, help="-1: 10% of steps"),
+    max_grad_norm: Optional[float] = typer.Option(None),
+    temperature: Optional[float] = typer.Option(None, help="InfoNCE temperature (0.05)"),
+    symmetric: Optional[bool] = typer.Option(None, help="also the passage-to-query loss"),
+    freeze_embeddings: Optional[bool] = typer.Option(None, help="freeze word embeddings (default yes)"),
+    freeze_layers: Optional[int] = typer.Option(None, help="freeze the lowest N layers"),
+    gradient_checkpointing: Optional[bool] = typer.Option(None),
+    query_max_length: Optional[int] = typer.Option(None),
+    passage_max_length: Optional[int] = typer.Option(None),
+    seed: Optional[int] = typer.Option(None),
+    checkpoint_every: Optional[int] = typer.Option(None),
+    data_dir: Optional[Path] = typer.Option(None, help="data root laid out as shared/data"),
+    sources: Optional[str] = typer.Option(None, help="comma-separated training sources (default: all)"),
+    languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: XQuAD-R's 11)"),
+    output: Optional[Path] = typer.Option(None, help="model directory to write (runs/train)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda[:N]"),
+    mixed_precision: Optional[str] = typer.Option(None, help="auto, no, bf16 or fp16 (GPU only)"),
+    check_leakage: Optional[bool] = typer.Option(None, help="refuse training text that overlaps XQuAD-R (yes)"),
+    noise_dialects: Optional[str] = typer.Option(None, help="dialectal noise targets, e.g. all-* or ar-egy,de-gsw "
+                                                 "(default with --strategy hybrid+noise: all-*)"),
+    noise_rate: Optional[float] = typer.Option(None, help="noise: share of rule sites rewritten (0.3)"),
+    noise_share: Optional[float] = typer.Option(None, help="noise: share of examples noised (0.5)"),
+    noise_apply_to: Optional[str] = typer.Option(None, help="noise: query (default), passage or both"),
+    resume: bool = typer.Option(False, help="continue from the newest checkpoint in --output"),
+    overwrite: bool = typer.Option(False, help="replace an existing --output"),
+) -> None:
+    """Fine-tune an encoder with a batch strategy (hybrid batching and the LAReQA baselines)."""
+    overrides = {k: v for k, v in locals().items() if k not in {"config", "resume", "overwrite"}}
+    noise = {key[len("noise_"):]: overrides.pop(key) for key in [k for k in overrides if k.startswith("noise_")]}
+    if any(v is not None for v in noise.values()):
+        overrides["noise"] = noise
+    from polyret.train.config import load_config
+    from polyret.train.loop import train as run_training
+
+    if overrides["data_dir"] is None and (config is None):
+        overrides["data_dir"] = default_data_dir()
+    cfg = load_config(config, overrides)
+    run_training(cfg, resume=resume, overwrite=overwrite, console=console)
