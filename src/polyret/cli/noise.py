@@ -18,6 +18,7 @@ from polyret.cli.common import default_data_dir, friendly
 from polyret.errors import PolyretError
 from polyret.options import comma_list
 from polyret.noise.engine import NoiseResult, noise_text
+from polyret.noise.paired import PairedRecord, paired_realism
 from polyret.noise.realism import DEFAULT_RATE, RealismRecord, realism
 from polyret.noise.tables import FAMILIES, TYPO_DIALECT, available, dialect_table, language_table, parse_spec
 
@@ -192,6 +193,25 @@ def _realism_table(records: list[RealismRecord]) -> Table:
     return table
 
 
+def _paired_table(records: list[PairedRecord]) -> Table:
+    split = records[0].split if records else "dev"
+    table = Table(title=f"paired realism: each standard sentence against its own real variant (dev/ntrex-variants, "
+                        f"{split} documents); chrF 0-1, higher is closer; edit: normalised edit distance, lower is "
+                        "closer; [95% bootstrap interval]", title_justify="left")
+    for column in ("dialect", "variant", "sentences", "changed", "chrF clean", "chrF noised", "gain", "chrF typos",
+                   "typos gain", "edit clean", "edit noised", "edit typos"):
+        table.add_column(column, justify="left" if column in ("dialect", "variant") else "right")
+    for r in records:
+        table.add_row(r.dialect, r.variant, str(r.sentences), f"{r.changed_share:.1%}", f"{r.clean_similarity:.4f}",
+                      f"{r.noised_similarity:.4f}",
+                      Text(f"{r.gain:+.4f} [{r.gain_low:+.4f}, {r.gain_high:+.4f}]",
+                           style="green" if r.gain_low > 0 else "red" if r.gain_high < 0 else ""),
+                      f"{r.typo_control_similarity:.4f}", f"{r.typo_gain:+.4f} [{r.typo_gain_low:+.4f}, "
+                      f"{r.typo_gain_high:+.4f}]", f"{r.clean_edit:.4f}", f"{r.noised_edit:.4f}",
+                      f"{r.typo_control_edit:.4f}")
+    return table
+
+
 @noise_app.command("realism")
 @friendly
 def realism_command(
@@ -199,9 +219,14 @@ def realism_command(
     rate: float = typer.Option(DEFAULT_RATE, help="noise rate applied to the standard sentences"),
     seed: int = typer.Option(0, help="noise seed"),
     languages: Optional[str] = typer.Option(None, help="comma-separated subset (default: every table)"),
-    as_json: bool = typer.Option(False, "--json", help="print the records as a JSON list"),
+    split: str = typer.Option("dev", help="NTREX documents for the paired check: dev, test, train or all"),
+    as_json: bool = typer.Option(False, "--json", help='print the records as one JSON list ("check": "ngram" or '
+                                 '"paired")'),
 ) -> None:
-    """Does noise toward a dialect move standard text toward real text of that dialect? (dev/tatoeba)"""
+    """Does noise toward a dialect move standard text toward real text of that dialect?
+
+    Two checks: character n-gram profiles against unrelated real dialect sentences (dev/tatoeba), and each standard
+    sentence against its own real variant (dev/ntrex-variants), both beside the keyboard-typo control."""
     if not 0.0 <= rate <= 1.0:
         raise PolyretError(f"--rate: {rate} is outside [0, 1]")
     langs = None
@@ -211,11 +236,20 @@ def realism_command(
         if unknown or not langs:
             raise PolyretError(f"--languages: unknown language {unknown[0] if unknown else languages!r}; "
                                f"available: {', '.join(available())}")
-    records = realism(data_dir or default_data_dir(), rate=rate, seed=seed, languages=langs)
+    if split not in ("dev", "test", "train", "all"):
+        raise PolyretError(f"--split: {split!r} is not one of dev, test, train, all")
+    root = data_dir or default_data_dir()
+    records = realism(root, rate=rate, seed=seed, languages=langs)
+    paired = paired_realism(root, rate=rate, seed=seed, languages=langs, split=split)  # type: ignore[arg-type]
     if as_json:
-        typer.echo(json.dumps([record.to_dict() for record in records], indent=1, ensure_ascii=False))
+        typer.echo(json.dumps([record.to_dict() for record in [*records, *paired]], indent=1, ensure_ascii=False))
         return
-    if not records:
-        Console().print("no dialect target names real text in dev/tatoeba for these languages")
-        return
-    Console().print(_realism_table(records))
+    out = Console()
+    if records:
+        out.print(_realism_table(records))
+    else:
+        out.print("no dialect target names real text in dev/tatoeba for these languages")
+    if paired:
+        out.print(_paired_table(paired))
+    else:
+        out.print("no dialect target names a real parallel variant in dev/ntrex-variants for these languages")

@@ -41,7 +41,7 @@ class RealismRecord:
         return self.noised_similarity - self.clean_similarity
 
     def to_dict(self) -> dict[str, object]:
-        return {**asdict(self), "gain": round(self.gain, 6)}
+        return {"check": "ngram", **asdict(self), "gain": round(self.gain, 6)}
 
 
 def ngram_profile(texts: list[str], orders: tuple[int, ...] = NGRAM_ORDERS) -> Counter[str]:

@@ -57,6 +57,8 @@ class DialectSpec(BaseModel):
 
     name: str
     tatoeba: str | None = Field(None, description="ISO 639-3 code of real text of this variety in dev/tatoeba")
+    ntrex: list[str] = Field(default_factory=list, description="codes of real variants of this variety parallel to "
+                             "the standard NTREX sentences in dev/ntrex-variants, e.g. gsw-BE")
     description: str = ""
 
 
