@@ -14,17 +14,17 @@ from polyret.noise.tables import TYPO_DIALECT
 
 # the XQuAD-R languages and their dialect targets, the default (first) one first
 DIALECTS = {
-    "ar": ("egy", "lev", "glf", "mag"),
+    "ar": ("egy", "lev", "glf", "mag", "arabizi"),
     "de": ("gsw", "swg", "nds", "aus"),
     "el": ("cyp", "greeklish"),
     "en": ("sco", "sus", "net"),
     "es": ("latam", "rio", "and"),
     "hi": ("bho", "awa", "hinglish"),
     "ru": ("colloquial", "translit"),
-    "th": ("isan", "net"),
+    "th": ("isan", "net", "karaoke"),
     "tr": ("colloquial", "karadeniz"),
     "vi": ("south", "teen"),
-    "zh": ("yue", "wuu", "tw"),
+    "zh": ("yue", "wuu", "tw", "pinyin"),
 }
 
 # hand-written sentences (never dataset text): a question per language, and for some a second, typo-prone sentence
