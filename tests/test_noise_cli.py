@@ -116,3 +116,24 @@ def test_realism_errors(tmp_path) -> None:  # noqa: ANN001
     assert result.exit_code == 2 and "not found" in result.output
     result = runner.invoke(app, ["noise", "realism", "--languages", "xx"])
     assert result.exit_code == 2 and "unknown language 'xx'" in result.output
+
+
+@pytest.mark.skipif(find_data_dir() is None or not (find_data_dir() / "dev" / "ntrex-variants").is_dir()  # type: ignore[operator]
+                    or not (find_data_dir() / "dev" / "tatoeba").is_dir(),  # type: ignore[operator]
+                    reason="dev/ntrex-variants or dev/tatoeba not found")
+def test_realism_reports_both_checks() -> None:
+    data = str(find_data_dir())
+    result = runner.invoke(app, ["noise", "realism", "--data-dir", data, "--languages", "de,zh", "--json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert {r["check"] for r in records} == {"ngram", "paired"}
+    paired = {(r["dialect"], r["variant"]): r for r in records if r["check"] == "paired"}
+    assert set(paired) == {("de-gsw", "gsw-BE"), ("de-gsw", "gsw-ZH"), ("zh-tw", "zho-TW")}
+    for r in paired.values():
+        assert r["gain_low"] <= r["gain"] <= r["gain_high"] and r["split"] == "dev"
+    result = runner.invoke(app, ["noise", "realism", "--data-dir", data, "--languages", "zh", "--markdown",
+                                 "--families", "lexical"])
+    assert result.exit_code == 0, result.output
+    assert "| `zh-tw` | zho-TW |" in result.output and "| `zh-yue` | yue |" in result.output
+    result = runner.invoke(app, ["noise", "realism", "--data-dir", data, "--split", "bogus"])
+    assert result.exit_code == 2 and "--split" in result.output

@@ -97,3 +97,28 @@ def test_default_dialect_changes_most_questions(language: str) -> None:
     default = available()[language][0]
     share = changed_share(language, default, xquad_questions(language))
     assert share >= 0.6, (default, share)
+
+
+def _rule_strings(language: str) -> set[str]:
+    out: set[str] = set()
+    for rule in language_table(language).rules:
+        values: list[str] = []
+        for key, value in (rule.map or {}).items():
+            values.append(key)
+            values.extend([value] if isinstance(value, str) else value)
+        if rule.replace is not None:
+            values.extend([rule.replace] if isinstance(rule.replace, str) else rule.replace)
+        out.update(v.strip() for v in values if v.strip())
+    return out
+
+
+def test_tables_hold_no_dataset_sentences() -> None:
+    """No rule string of two or more words is a whole XQuAD-R question (tables hold word and
+    spelling correspondences and word lists, never dataset text; one-word strings can coincide with a one-word
+    line, e.g. a greeting, and are not checked)."""
+    sentences: set[str] = set()
+    for language in LANGUAGES:
+        sentences.update(q.strip() for q in xquad_questions(language))
+    strings = {s for language in LANGUAGES for s in _rule_strings(language) if len(s.split()) >= 2}
+    assert len(strings) > 300
+    assert not strings & sentences, sorted(strings & sentences)[:10]

@@ -157,8 +157,9 @@ def variant_targets(languages: Sequence[str] | None = None) -> list[tuple[str, s
 
 
 def paired_realism(data_dir: Path, rate: float = 0.5, seed: int = 0, languages: Sequence[str] | None = None,
-                   split: Split = "dev") -> list[PairedRecord]:
-    """One record per (target, real variant) pair: see the module docstring."""
+                   split: Split = "dev", families: frozenset[str] | None = None) -> list[PairedRecord]:
+    """One record per (target, real variant) pair: see the module docstring. `families` keeps only those rule
+    families of the dialect target (the typo control is always the typo family)."""
     targets = variant_targets(languages)
     if not targets:
         return []
@@ -176,7 +177,7 @@ def paired_realism(data_dir: Path, rate: float = 0.5, seed: int = 0, languages: 
         pairs = [(s, v) for s, v in pairs if s and v]
         standard = [s for s, _ in pairs]
         real = [v for _, v in pairs]
-        noised = [noise_text(s, language, dialect, rate, seed).text for s in standard]
+        noised = [noise_text(s, language, dialect, rate, seed, families).text for s in standard]
         typo = [noise_text(s, language, TYPO_DIALECT, rate, seed).text for s in standard]
         records.append(compare(standard, noised, typo, real, dialect=f"{language}-{dialect}", variant=code,
                                rate=rate, split=split, seed=seed))

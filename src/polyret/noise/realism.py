@@ -68,9 +68,9 @@ def read_tatoeba(data_dir: Path, code: str) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def realism(data_dir: Path, rate: float = DEFAULT_RATE, seed: int = 0,
-            languages: list[str] | None = None) -> list[RealismRecord]:
-    """One record per dialect target that has real text in dev/tatoeba."""
+def realism(data_dir: Path, rate: float = DEFAULT_RATE, seed: int = 0, languages: list[str] | None = None,
+            families: frozenset[str] | None = None) -> list[RealismRecord]:
+    """One record per dialect target that has real text in dev/tatoeba; `families` keeps only those rule families."""
     records = []
     for language in languages or list(available()):
         table = language_table(language)
@@ -83,7 +83,7 @@ def realism(data_dir: Path, rate: float = DEFAULT_RATE, seed: int = 0,
         for dialect, code in targets:
             assert code is not None
             real = ngram_profile(read_tatoeba(data_dir, code))
-            noised = [noise_text(text, language, dialect, rate, seed).text for text in standard]
+            noised = [noise_text(text, language, dialect, rate, seed, families).text for text in standard]
             changed = sum(a != b for a, b in zip(standard, noised)) / len(standard)
             records.append(RealismRecord(language, f"{language}-{dialect}", code, rate, len(standard),
                                          round(changed, 6), round(cosine(clean_profile, real), 6),
