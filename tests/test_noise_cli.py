@@ -137,3 +137,25 @@ def test_realism_reports_both_checks() -> None:
     assert "| `zh-tw` | zho-TW |" in result.output and "| `zh-yue` | yue |" in result.output
     result = runner.invoke(app, ["noise", "realism", "--data-dir", data, "--split", "bogus"])
     assert result.exit_code == 2 and "--split" in result.output
+
+
+def test_study_noise_families_option(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """`polyret run --noise-families` trains hybrid+noise with that family subset (the family ablation)."""
+    import polyret.study.run as study_run
+
+    seen = {}
+
+    def fake_run_study(models, profile, data_dir, output, *args):  # noqa: ANN001, ANN202
+        seen["noise"] = profile.train.noise
+        (output / "report.md").parent.mkdir(parents=True, exist_ok=True)
+        (output / "report.md").write_text("report\n")
+        return {"cells": []}
+
+    monkeypatch.setattr(study_run, "run_study", fake_run_study)
+    result = runner.invoke(app, ["run", "--output", str(tmp_path / "s"), "--strategies", "hybrid+noise",
+                                 "--noise-families", "lexical,code_switching"])
+    assert result.exit_code == 0, result.output
+    assert seen["noise"].families == ["lexical", "code_switching"]
+    assert seen["noise"].dialects == ["all-*"]  # the rest of the profile's noise is kept
+    result = runner.invoke(app, ["run", "--output", str(tmp_path / "t"), "--noise-families", "lexicon"])
+    assert result.exit_code == 2 and "--noise-families" in result.output and "unknown families" in result.output

@@ -29,6 +29,9 @@ def run(
                                                         "evaluated for every cell"),
     steps: Optional[int] = typer.Option(None, help="override the profile's training steps per trained cell"),
     seeds: Optional[str] = typer.Option(None, help="override the profile's seeds, e.g. 0,1,2"),
+    noise_families: Optional[str] = typer.Option(None, help="hybrid+noise trains with these noise families only, "
+                                                 "e.g. lexical or phonological,orthographic (a family ablation: one "
+                                                 "study directory per subset)"),
 ) -> None:
     """The study: every (model, strategy, seed) cell trained where it trains and evaluated zero-shot on XQuAD-R
     (clean and with dialectal query noise), one report with intervals, paired tests and a plain-language answer."""
@@ -49,6 +52,16 @@ def run(
             chosen = chosen.model_copy(update={"seeds": [int(x) for x in comma_list(seeds)]})
         except ValueError:
             raise PolyretError(f"--seeds: {seeds!r} is not a comma-separated list of integers") from None
+    if noise_families is not None:
+        from pydantic import ValidationError
+
+        from polyret.noise.apply import NoiseConfig
+
+        try:
+            noise = NoiseConfig(**{**chosen.train.noise.model_dump(), "families": comma_list(noise_families)})
+        except ValidationError as err:
+            raise PolyretError(f"--noise-families: {err.errors()[0]['msg']}") from None
+        chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"noise": noise})})
     extras = parse_extra_benchmarks(extra_benchmark or [])
     summary = run_study(comma_list(models), chosen, data_dir or default_data_dir(),
                         output, overwrite, console, batch_size, device, extras)
