@@ -48,21 +48,45 @@ def target_records() -> list[dict[str, Any]]:
                 "name": spec.name if spec else "keyboard typos (the control)",
                 "default": dialect == dialects[0], "control": dialect == TYPO_DIALECT,
                 "tatoeba": spec.tatoeba if spec else None, "standard_tatoeba": table.standard_tatoeba,
+                "ntrex": list(spec.ntrex) if spec else [],
                 "rules": sum(counts.values()),
                 "families": {family: counts[family] for family in FAMILIES if counts[family]},
             })
     return records
 
 
+def targets_markdown(records: list[dict[str, Any]]) -> str:
+    """The targets as the Markdown table of docs/noise.md."""
+    langs = list(dict.fromkeys(r["language"] for r in records))
+    dialects = sum(not r["control"] for r in records)
+    lines = [f"{len(langs)} tables ({', '.join(langs)}), {dialects} dialect targets plus the typos control in each.", "",
+             "| language | spec | name | real text | " + " | ".join(FAMILY_HEADERS[f] for f in FAMILIES) + " | rules |",
+             "|---|---|---|---|" + "---:|" * (len(FAMILIES) + 1)]
+    previous = None
+    for r in records:
+        first = r["language"] != previous
+        previous = r["language"]
+        lang = f"{r['language']} ({r['language_name']}, {r['standard_tatoeba']})" if first else ""
+        spec = f"`{r['spec']}`" + (" (default)" if r["default"] else "")
+        real = ", ".join([*([r["tatoeba"]] if r["tatoeba"] else []), *r["ntrex"]])
+        counts = " | ".join(str(r["families"].get(f, "")) for f in FAMILIES)
+        lines.append(f"| {lang} | {spec} | {r['name']} | {real} | {counts} | {r['rules']} |")
+    return "\n".join(lines)
+
+
 @noise_app.command("list")
 @friendly
 def list_command(
     as_json: bool = typer.Option(False, "--json", help="print the targets as JSON"),
+    markdown: bool = typer.Option(False, "--markdown", help="print the targets as a Markdown table (for the docs)"),
 ) -> None:
     """Languages and their dialect targets (the first is the default), with rule counts per family."""
     records = target_records()
     if as_json:
         typer.echo(json.dumps(records, indent=1, ensure_ascii=False))
+        return
+    if markdown:
+        typer.echo(targets_markdown(records))
         return
     out = Console()
     wide = out.width >= 100  # the dialect names only fit a wide terminal; --json always has them

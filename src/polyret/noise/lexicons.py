@@ -28,6 +28,8 @@ THAI = re.compile(r"^[\u0e01-\u0e4e]+$")
 ZH_CHARS = 6000  # characters: beyond these (0.1% of running text by the dictionary's counts) a Han character stays
 ZH_WORDS = 2500  # multi-character words spelled joined ("zhidao"), which also fixes most polyphones (银行 yinhang)
 TH_WORDS = 3000
+# thai2rom errs on a few frequent words; these corrections (RTGS, checked by hand) replace its output
+TH_FIXES = {"ที่ไหน": " thi nai", "อร่อย": " aroi"}
 
 
 def _flow_map(mapping: dict[str, str]) -> str:
@@ -76,6 +78,7 @@ def thai_words() -> dict[str, str]:
         latin = romanize(word, engine="thai2rom_onnx").strip()
         if latin and latin.isascii() and latin.isalpha():
             out[word] = " " + latin.lower()
+    out.update((word, latin) for word, latin in TH_FIXES.items() if word in out)
     return dict(sorted(out.items()))
 
 
