@@ -1,6 +1,7 @@
 """Noise throughput: every XQuAD-R question noised toward its language's default dialect and the typos control.
 
     python benchmarks/noise_throughput.py [--data-dir ../shared/data] [--rate 0.3] [--repeats 3]
+        [--targets ar-arabizi,zh-pinyin]   # other targets than the defaults, for those languages only
 
 Single process. Prints texts per second overall and per language (default dialect and typos), and, as the
 reference measured in the same run on the same texts, two trivial passes: `str.lower` and a regex word split
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--targets", default=None,
+                        help="comma-separated LANG-DIALECT targets to time instead of the defaults (those languages)")
     args = parser.parse_args()
 
     from polyret.noise import available, dialect_table, noise_text
@@ -54,7 +57,15 @@ def main() -> None:
     if missing:
         print(f"no noise table for {', '.join(missing)}: those languages are skipped")
     texts = {lang: qs for lang, qs in texts.items() if lang in tables}
-    targets = {lang: (tables[lang][0], "typos") for lang in texts}
+    chosen: dict[str, str] = {}
+    if args.targets:
+        from polyret.noise import parse_spec
+
+        for spec in args.targets.split(","):
+            for lang, dialect in parse_spec(spec):
+                chosen[lang] = dialect
+        texts = {lang: qs for lang, qs in texts.items() if lang in chosen}
+    targets = {lang: (chosen.get(lang, tables[lang][0]), "typos") for lang in texts}
 
     t0 = time.perf_counter()
     for lang, dialects in targets.items():

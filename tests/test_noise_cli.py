@@ -159,3 +159,17 @@ def test_study_noise_families_option(tmp_path, monkeypatch) -> None:  # noqa: AN
     assert seen["noise"].dialects == ["all-*"]  # the rest of the profile's noise is kept
     result = runner.invoke(app, ["run", "--output", str(tmp_path / "t"), "--noise-families", "lexicon"])
     assert result.exit_code == 2 and "--noise-families" in result.output and "unknown families" in result.output
+
+
+@pytest.mark.parametrize("lang, dialect, text", [("ar", "arabizi", "لماذا أنت هنا؟"), ("zh", "pinyin", "我们去银行。"),
+                                                 ("th", "karaoke", "วันนี้อากาศดีมาก")])
+def test_list_and_preview_show_the_romanised_targets(lang: str, dialect: str, text: str) -> None:
+    listed = runner.invoke(app, ["noise", "list", "--json"])
+    assert f"{lang}-{dialect}" in {r["spec"] for r in json.loads(listed.output)}
+    result = runner.invoke(app, ["noise", "preview", "--lang", lang, "--dialect", dialect, "--rate", "1", text])
+    assert result.exit_code == 0, result.output
+    expected = noise_text(text, lang, dialect, 1.0, 0)
+    assert "[-" in result.output and "{+" in result.output
+    assert {f.family for f in expected.fired} >= {"code_switching"}
+    for firing in expected.fired:
+        assert firing.rule in result.output
