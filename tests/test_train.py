@@ -14,9 +14,10 @@ import pytest
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.train.config import load_config
-from polyret.train.loop import KILL_ENV, train
+from polyret.train.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = Path(__file__).with_name("train_launcher.py")  # runs polyret with test hooks (kill -9 at a step, records)
 
 
 def base_args(model: Path, data_dir: Path, output: Path, steps: int) -> list[str]:
@@ -26,9 +27,9 @@ def base_args(model: Path, data_dir: Path, output: Path, steps: int) -> list[str
             "--no-freeze-embeddings", "--query-max-length", "24", "--passage-max-length", "32"]
 
 
-def cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "polyret", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=REPO)
+def cli(args: list[str], kill_at_step: int | None = None) -> subprocess.CompletedProcess[str]:
+    launch = [str(LAUNCHER), "--kill-at-step", str(kill_at_step), "--"] if kill_at_step else ["-m", "polyret"]
+    return subprocess.run([sys.executable, *launch, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def losses(output: Path) -> list[tuple[int, float]]:
@@ -40,7 +41,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_losses(tiny_models: d
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = cli(base_args(tiny_models["bert"], data_dir, straight, 7))
     assert done.returncode == 0, done.stderr
-    crash = cli(base_args(tiny_models["bert"], data_dir, killed, 7), env={KILL_ENV: "6"})
+    crash = cli(base_args(tiny_models["bert"], data_dir, killed, 7), kill_at_step=6)
     assert crash.returncode == -9  # died like kill -9 at the start of step 6; checkpoint of step 4 survives
     assert len(losses(killed)) == 5
     resumed = cli(base_args(tiny_models["bert"], data_dir, killed, 7) + ["--resume"])
