@@ -14,8 +14,10 @@ beside the model). Rules that keep runs correct and resumable:
 - A hook that runs the model must leave it as it found it: `state.model.eval()` under `torch.no_grad()`, then
   `state.model.train()`; and it must not consume the global RNG, or a resumed run stops matching an uninterrupted
   one (wrap it in `torch.random.fork_rng()`).
-- `on_step_end` of a step that wrote a checkpoint sees `state.checkpoint` set to its directory: the moment to
-  copy or score it (for best-checkpoint keeping). After a resume, steps up to the checkpoint are not replayed.
+- `on_step_end` of a step that wrote a checkpoint sees `state.checkpoint` set to its directory, complete, on every
+  rank: the moment to copy or score it (for best-checkpoint keeping; the loop keeps only the newest two, so copy
+  what you want to keep). After a resume, steps up to the checkpoint are not replayed, and state a hook keeps in
+  memory is gone: a hook that must survive a kill writes its own file and reads it back in `on_train_start`.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ class TrainState:
     record: dict[str, Any] | None = None
     """The step's log record (what rank 0 writes to log.jsonl); None in on_step_start."""
     checkpoint: Path | None = None
-    """In on_step_end: the checkpoint directory this step wrote, else None."""
+    """In on_step_end: the checkpoint directory this step wrote (complete, every rank), else None."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Free room for hooks to share values with each other."""
 

@@ -28,7 +28,7 @@ from polyret.model.encoder import Encoder, EncoderOptions, pick_device
 from polyret.noise.apply import BatchNoiser
 from polyret.provenance import code_version, environment
 from polyret.report.io import write_json_atomic, write_text_atomic
-from polyret.train.checkpoint import list_checkpoints, load_checkpoint, restore, save_checkpoint
+from polyret.train.checkpoint import CHECKPOINTS, list_checkpoints, load_checkpoint, restore, rng_state, save_checkpoint
 from polyret.train.config import SAVED_CONFIG, TrainConfig, read_saved_config
 from polyret.train.distributed import Distributed
 from polyret.train.hooks import TrainHook, TrainState
@@ -74,6 +74,7 @@ class Parts:
     scheduler: Any
     step: TrainStep
     counts: dict[str, int]
+    precision: Precision
 
     @property
     def model(self) -> torch.nn.Module:
@@ -170,16 +171,15 @@ def build_model(run: Run) -> Parts:
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model.train()
-    wrapped: torch.nn.Module = model
-    if run.dist.world_size > 1:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model)
+    wrapped = run.dist.wrap(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
     loss_fn = InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric)
     precision = Precision(resolve_mode(config.mixed_precision, run.device), run.device)
     step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision)
-    return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts)
+    return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts,
+                 precision=precision)
 
 
 def freeze(model: torch.nn.Module, config: TrainConfig) -> dict[str, int]:
@@ -216,8 +216,10 @@ def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
     out, dist = run.out, run.dist
     if run.start:
         state = load_checkpoint(out, run.start)
-        data.sampler.load_state_dict(state["sampler"])  # refuses a resume on other data or sampler options
-        restore(state, parts.model, parts.optimizer, parts.scheduler)
+        mine = restore(state, parts.model, parts.optimizer, parts.scheduler, dist.rank, dist.world_size, run.device)
+        data.sampler.load_state_dict(mine["sampler"])  # refuses a resume on other data or sampler options
+        if state.get("scaler"):  # fp16 runs only
+            parts.precision.scaler.load_state_dict(state["scaler"])
         if dist.main:
             _truncate_log(out / LOG, run.start)
             run.console.print(f"resuming {out} from step {run.start}")
@@ -230,12 +232,19 @@ def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
     dist.barrier()
 
 
-def checkpoint(run: Run, data: TrainData, parts: Parts, step: int) -> Path | None:
-    """Write the checkpoint of `step` (rank 0); returns its directory."""
-    if not run.dist.main:
-        return None
-    extra = {"config": run.config.model_dump(mode="json"), "sampler": {**data.sampler.state_dict(), "step": step + 1}}
-    return save_checkpoint(run.out, step, parts.model, parts.optimizer, parts.scheduler, extra)
+def checkpoint(run: Run, data: TrainData, parts: Parts, step: int) -> Path:
+    """Every rank's RNG states and sampler position go to rank 0, which writes the checkpoint of `step`.
+
+    Called on every rank; returns the checkpoint directory once it is complete.
+    """
+    mine = {"rng": rng_state(run.device), "sampler": {**data.sampler.state_dict(), "step": step + 1}}
+    ranks = run.dist.gather_objects(mine)
+    path = run.out / CHECKPOINTS / f"step-{step}"
+    if run.dist.main:
+        extra = {"config": run.config.model_dump(mode="json"), "scaler": parts.precision.scaler.state_dict()}
+        path = save_checkpoint(run.out, step, parts.model, parts.optimizer, parts.scheduler, ranks, extra)
+    run.dist.barrier()
+    return path
 
 
 def _truncate_log(path: Path, last_step: int) -> None:
@@ -301,5 +310,6 @@ def save(run: Run, data: TrainData, parts: Parts) -> None:
     if run.dist.main:
         save_trained_model(parts.encoder, parts.model, run.out, run.config, parts.counts,
                            {"code_version": code_version(), "environment": environment(),
-                            "data_files_sha256": data.data.files})
+                            "data_files_sha256": data.data.files, "device": str(run.device),
+                            "mixed_precision": parts.precision.mode, "world_size": run.dist.world_size})
         run.console.print(f"model saved: {run.out}")

@@ -1,4 +1,10 @@
-"""Mixed precision for training: which mode a run gets, its autocast context."""
+"""Mixed precision for training: which mode a run gets, its autocast context and its gradient scaler.
+
+bf16 keeps float32's exponent range, so it needs no loss scaling; fp16 does, or small gradients underflow to 0:
+under fp16 the loss is multiplied by a running scale before backward, and the gradients are divided by it (and the
+step skipped on overflow) before clipping and the optimiser step. The loss itself is always computed in float32
+(train/loss.py), whatever the autocast.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +29,15 @@ def resolve_mode(requested: str, device: torch.device) -> Mode:
 
 
 class Precision:
-    """The autocast context of one mode on one device."""
+    """The autocast context and gradient scaler of one mode on one device.
 
-    def __init__(self, mode: Mode, device: torch.device) -> None:
+    The scaler is enabled for fp16 only; disabled, its scale/unscale_/step/update are plain pass-throughs, so the
+    step calls them unconditionally. `init_scale` is torch's default; tests on the CPU pass a smaller one.
+    """
+
+    def __init__(self, mode: Mode, device: torch.device, init_scale: float = 2.0**16) -> None:
         self.mode, self.device = mode, device
+        self.scaler = torch.amp.GradScaler(device.type, init_scale=init_scale, enabled=mode == "fp16")
 
     def autocast(self) -> Any:
         if self.mode == "no":
