@@ -138,12 +138,11 @@ def test_a_study_killed_mid_training_resumes_from_the_checkpoint(tiny_models: di
     import subprocess
     import sys
 
-    from polyret.train.loop import KILL_ENV
-
     out = tmp_path / "study"
+    launcher = [sys.executable, str(Path(__file__).with_name("train_launcher.py")), "--kill-at-step", "4", "--"]
     args = [sys.executable, "-m", "polyret", "run", "--data-dir", str(data_dir), "--profile", "smoke", "--output",
             str(out), "--models", str(tiny_models["bert"]), "--strategies", "zero_shot,x_y"]
-    killed = subprocess.run(args, capture_output=True, text=True, timeout=300, env={**os.environ, KILL_ENV: "4"})
+    killed = subprocess.run(launcher + args[3:], capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9  # SIGKILL at the start of step 4 of the x_y training; step 2's checkpoint holds
     train_dir = out / "train" / Cell(str(tiny_models["bert"]), "x_y", 0).training_slug
     assert (train_dir / "checkpoints").is_dir() and not (train_dir / "polyret_model.json").exists()

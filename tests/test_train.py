@@ -14,9 +14,10 @@ import pytest
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.train.config import load_config
-from polyret.train.loop import KILL_ENV, train
+from polyret.train.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = Path(__file__).with_name("train_launcher.py")  # runs polyret with test hooks (kill -9 at a step, records)
 
 
 def base_args(model: Path, data_dir: Path, output: Path, steps: int) -> list[str]:
@@ -26,9 +27,9 @@ def base_args(model: Path, data_dir: Path, output: Path, steps: int) -> list[str
             "--no-freeze-embeddings", "--query-max-length", "24", "--passage-max-length", "32"]
 
 
-def cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "polyret", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=REPO)
+def cli(args: list[str], kill_at_step: int | None = None) -> subprocess.CompletedProcess[str]:
+    launch = [str(LAUNCHER), "--kill-at-step", str(kill_at_step), "--"] if kill_at_step else ["-m", "polyret"]
+    return subprocess.run([sys.executable, *launch, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def losses(output: Path) -> list[tuple[int, float]]:
@@ -40,7 +41,7 @@ def test_resume_after_sigkill_reproduces_the_uninterrupted_losses(tiny_models: d
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = cli(base_args(tiny_models["bert"], data_dir, straight, 7))
     assert done.returncode == 0, done.stderr
-    crash = cli(base_args(tiny_models["bert"], data_dir, killed, 7), env={KILL_ENV: "6"})
+    crash = cli(base_args(tiny_models["bert"], data_dir, killed, 7), kill_at_step=6)
     assert crash.returncode == -9  # died like kill -9 at the start of step 6; checkpoint of step 4 survives
     assert len(losses(killed)) == 5
     resumed = cli(base_args(tiny_models["bert"], data_dir, killed, 7) + ["--resume"])
@@ -68,6 +69,8 @@ def test_log_holds_both_kinds_and_the_model_loads_everywhere(tiny_models: dict[s
         else:
             assert not set(r["query_langs"]) & set(r["passage_langs"])
     assert (out / "train_config.yaml").is_file() and json.loads((out / "data_stats.json").read_text())["groups"] > 0
+    training = json.loads((out / "polyret_model.json").read_text())["training"]
+    assert (training["device"], training["mixed_precision"], training["world_size"]) == ("cpu", "no", 1)
 
     texts = ["¿Cuál es la capital de Francia?", "What is the capital of France?"]
     ours = Encoder(EncoderOptions(model=str(out))).encode(texts, "query", use_cache=False)
@@ -105,24 +108,73 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         load_config(bad, {})
 
 
-def test_data_parallel_training_with_torchrun(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
-    """Two gloo ranks on the CPU train, agree on every step's batch setting, and save one loadable model."""
+def torchrun(args: list[str], ranks: int = 2, **hooks: object) -> subprocess.CompletedProcess[str]:
+    """`torchrun --nproc_per_node ranks` of polyret on the CPU (gloo), through the test launcher's hooks."""
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    out = tmp_path / "ddp"
-    args = base_args(tiny_models["bert"], data_dir, out, 4)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(port), "-m", "polyret", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO,
+    options = [str(x) for key, value in hooks.items() for x in (f"--{key.replace('_', '-')}", value)]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "--master_addr",
+           "127.0.0.1", "--master_port", str(port), str(LAUNCHER), *options, "--", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def rank_records(directory: Path, ranks: int = 2) -> list[dict[int, dict]]:
+    """Per rank, its records by step (a step redone after a resume: the later record)."""
+    return [{r["step"]: r for r in map(json.loads, (directory / f"rank-{rank}.jsonl").read_text().splitlines())}
+            for rank in range(ranks)]
+
+
+def test_data_parallel_training_with_torchrun(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """Two gloo ranks on the CPU train, agree on every step's batch setting, and save one loadable model."""
+    out = tmp_path / "ddp"
+    done = torchrun(base_args(tiny_models["bert"], data_dir, out, 4), record_dir=tmp_path / "records")
     assert done.returncode == 0, done.stderr[-3000:]
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert (out / "polyret_model.json").is_file()
     Encoder(EncoderOptions(model=str(out))).encode(["hello"], "query", use_cache=False)
+    # What every rank itself trained on: the same kind and language pair, disjoint groups, half the batch each.
+    first, second = rank_records(tmp_path / "records")
+    assert sorted(first) == sorted(second) == [1, 2, 3, 4]
+    for step, logged in zip(range(1, 5), records):
+        a, b = first[step], second[step]
+        assert a["kind"] == b["kind"] == logged["kind"] and a["language_pair"] == b["language_pair"] is not None
+        assert len(a["group_ids"]) == len(b["group_ids"]) == 2 and not set(a["group_ids"]) & set(b["group_ids"])
+        assert sorted(set(a["query_langs"])) == logged["query_langs"]
+        # the logged loss is the global batch's: the mean of the two ranks' shares
+        assert logged["loss"] == pytest.approx((a["local_loss"] + b["local_loss"]) / 2, rel=1e-12)
+    assert {r["kind"] for r in records} <= {"mono", "cross"}
+
+
+@pytest.mark.slow
+def test_two_rank_run_killed_and_resumed_gives_every_rank_its_uninterrupted_losses(
+        tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """kill -9 of both ranks at step 6 (checkpoint 4), then --resume: every rank's losses equal the straight run's.
+
+    With gradient caching over 2 micro-batches per rank and dropout on: each rank must get its own RNG back.
+    """
+    args = ["--batch-size", "8", "--grad-accum", "2"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    done = torchrun(base_args(tiny_models["bert"], data_dir, straight, 7) + args, record_dir=tmp_path / "r-straight")
+    assert done.returncode == 0, done.stderr[-3000:]
+    crash = torchrun(base_args(tiny_models["bert"], data_dir, killed, 7) + args, record_dir=tmp_path / "r-killed",
+                     kill_at_step=6)
+    assert crash.returncode != 0
+    assert [len(r) for r in rank_records(tmp_path / "r-killed")] == [5, 5]
+    resumed = torchrun(base_args(tiny_models["bert"], data_dir, killed, 7) + args + ["--resume"],
+                       record_dir=tmp_path / "r-killed")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for ours, theirs in zip(rank_records(tmp_path / "r-killed"), rank_records(tmp_path / "r-straight")):
+        assert sorted(ours) == sorted(theirs) == list(range(1, 8))
+        assert [ours[s]["local_loss"] for s in ours] == [theirs[s]["local_loss"] for s in ours]  # bit-identical
+        assert [ours[s]["group_ids"] for s in ours] == [theirs[s]["group_ids"] for s in ours]
+    assert losses(killed) == losses(straight)
+    first, second = rank_records(tmp_path / "r-straight")
+    assert first[7]["local_loss"] != second[7]["local_loss"]  # the ranks did hold different shares
 
 
 def test_nan_loss_stops_with_the_last_good_checkpoint(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path,

@@ -54,11 +54,25 @@ def default_cache_root() -> Path:
     return Path(os.environ.get("POLYRET_CACHE", Path.home() / ".cache" / "polyret"))
 
 
-def pick_device(device: str) -> torch.device:
+def pick_device(device: str, local_rank: int | None = None) -> torch.device:
+    """The torch device for `--device`: `auto` is a GPU when there is one, else the CPU.
+
+    `auto` and a bare `cuda` give this process its own GPU, cuda:LOCAL_RANK (torchrun sets LOCAL_RANK per rank;
+    0 when absent), so N ranks on one machine use N GPUs rather than all landing on GPU 0. `cuda:N` is taken as
+    given. `local_rank` overrides the environment.
+    """
+    if local_rank is None:
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise PolyretError(f"--device {device}: no CUDA device is available here")
+    if device == "cuda":
+        count = torch.cuda.device_count()
+        if local_rank >= count:
+            raise PolyretError(f"--device {device}: local rank {local_rank} needs GPU {local_rank}, but this machine "
+                               f"has {count}; start at most {count} process(es) per machine")
+        return torch.device("cuda", local_rank)
     try:
         return torch.device(device)
     except RuntimeError:

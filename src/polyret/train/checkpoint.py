@@ -1,8 +1,8 @@
 """Checkpoints that make a killed run resume bit-exactly.
 
 A checkpoint holds what changes during training: the trainable weights (frozen ones are reloaded from the base
-model, which keeps checkpoints of mE5-small at about a fifth of the full size), optimiser, scheduler and every
-RNG state, plus the step. Written into a hidden directory and renamed, so a kill mid-write leaves the previous
+model, which keeps checkpoints of mE5-small at about a fifth of the full size), optimiser, scheduler, the fp16
+loss scale, and per rank its RNG states and sampler position, plus the step. Written into a hidden directory and renamed, so a kill mid-write leaves the previous
 checkpoint as the latest one.
 """
 
@@ -18,29 +18,36 @@ from typing import Any
 import numpy as np
 import torch
 
+from polyret.errors import PolyretError
+
 CHECKPOINTS = "checkpoints"
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
-def rng_state() -> dict[str, Any]:
+def rng_state(device: torch.device | None = None) -> dict[str, Any]:
+    """This process's RNG states: torch (CPU), numpy, python, and its own GPU's when `device` is one."""
     state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
                              "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
+def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])
     random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def save_checkpoint(output: Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, extra: dict[str, Any], keep: int = 2) -> Path:
-    """Write checkpoints/step-N atomically and keep only the newest `keep`."""
+                    scheduler: Any, ranks: list[dict[str, Any]], extra: dict[str, Any], keep: int = 2) -> Path:
+    """Write checkpoints/step-N atomically and keep only the newest `keep`.
+
+    `ranks[r]` is rank r's own state (its RNG states and sampler position): the weights and optimiser are the same
+    on every rank, but dropout and any other draw differ per rank, so each rank resumes from its own.
+    """
     root = output / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step-{step}"
@@ -49,7 +56,7 @@ def save_checkpoint(output: Path, step: int, model: torch.nn.Module, optimizer: 
     tmp.mkdir()
     trainable = {name: p.detach().cpu().clone() for name, p in model.named_parameters() if p.requires_grad}
     torch.save({"step": step, "trainable": trainable, "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "rng": rng_state(), **extra}, tmp / "state.pt")
+                "scheduler": scheduler.state_dict(), "ranks": ranks, **extra}, tmp / "state.pt")
     with open(tmp / "state.pt", "rb") as handle:
         os.fsync(handle.fileno())
     shutil.rmtree(final, ignore_errors=True)
@@ -71,11 +78,18 @@ def load_checkpoint(output: Path, step: int) -> dict[str, Any]:
     return torch.load(output / CHECKPOINTS / f"step-{step}" / "state.pt", weights_only=False)
 
 
-def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+            rank: int = 0, world_size: int = 1, device: torch.device | None = None) -> dict[str, Any]:
+    """Load weights, optimiser and scheduler, and this rank's RNG states; returns this rank's saved state."""
+    ranks = state["ranks"]
+    if len(ranks) != world_size:
+        raise PolyretError(f"checkpoint of step {state['step']} was written by {len(ranks)} rank(s); resume it with "
+                           f"as many (this run has {world_size})")
     params = dict(model.named_parameters())
     with torch.no_grad():
         for name, value in state["trainable"].items():
             params[name].copy_(value)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    set_rng_state(state["rng"])
+    set_rng_state(ranks[rank]["rng"], device)
+    return ranks[rank]

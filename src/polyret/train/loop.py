@@ -3,58 +3,183 @@
 Run it as one process, or under `torchrun --nproc_per_node N` for data parallelism (gloo on CPU, NCCL on GPU):
 every rank draws the same batch kind and language (pair) at each step from a shared seed, holds a disjoint shard
 of the global batch, and the loss gathers embeddings from all ranks so negatives span the whole global batch.
+
+`train` is a thin driver over named phases, each a function of its own:
+set_up (device, ranks, output) -> prepare_data (groups, leakage, sampler, noiser) -> build_model (freezing, DDP,
+optimiser, scheduler, the step) -> start_or_resume (checkpoint) -> run_steps (the step, log, checkpoints, hooks)
+-> save. Hooks (train/hooks.py) watch or extend a run without living in the loop.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 import shutil
-import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from polyret.errors import PolyretError
-from polyret.model.encoder import Encoder, EncoderOptions
+from polyret.model.encoder import Encoder, EncoderOptions, pick_device
 from polyret.noise.apply import BatchNoiser
 from polyret.provenance import code_version, environment
 from polyret.report.io import write_json_atomic, write_text_atomic
-from polyret.train.checkpoint import list_checkpoints, load_checkpoint, restore, save_checkpoint
+from polyret.train.checkpoint import CHECKPOINTS, list_checkpoints, load_checkpoint, restore, rng_state, save_checkpoint
 from polyret.train.config import SAVED_CONFIG, TrainConfig, read_saved_config
+from polyret.train.distributed import Distributed
+from polyret.train.hooks import TrainHook, TrainState
+from polyret.train.precision import Precision, resolve_mode
 from polyret.train.saving import save_trained_model
+from polyret.train.step import NonFiniteLoss, StepResult, TrainStep
 
 LOG = "log.jsonl"
 FINISHED = "polyret_model.json"
-KILL_ENV = "POLYRET_DEBUG_SIGKILL_AT_STEP"  # tests: die like `kill -9` at the start of this step
 
 
-class Distributed:
-    """Rank facts from torchrun's environment; one process when absent."""
+@dataclass
+class Run:
+    """Set-up: where this process trains and writes."""
 
-    def __init__(self, device: torch.device) -> None:
-        self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        if self.world_size > 1 and not torch.distributed.is_initialized():
-            backend = "nccl" if device.type == "cuda" else "gloo"
-            torch.distributed.init_process_group(backend=backend)
+    config: TrainConfig
+    device: torch.device
+    dist: Distributed
+    start: int
+    console: Console
 
     @property
-    def main(self) -> bool:
-        return self.rank == 0
+    def out(self) -> Path:
+        return self.config.output
 
-    def barrier(self) -> None:
-        if self.world_size > 1:
-            torch.distributed.barrier()
 
-    def close(self) -> None:
-        if self.world_size > 1 and torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
+@dataclass
+class TrainData:
+    """Data: the groups' statistics and files, this rank's sampler and the optional noiser."""
+
+    data: Any
+    sampler: Any
+    noiser: BatchNoiser | None
+
+
+@dataclass
+class Parts:
+    """Model: the encoder, its (wrapped) module, optimiser, scheduler and the step that drives them."""
+
+    encoder: Encoder
+    wrapped: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    step: TrainStep
+    counts: dict[str, int]
+    precision: Precision
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.encoder.model
+
+
+def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
+          console: Console | None = None, hooks: Sequence[TrainHook] = ()) -> Path:
+    """Train per `config`; returns the output directory (a loadable model directory).
+
+    `hooks` are called on every rank at the start and end of the run and of every step (train/hooks.py).
+    """
+    run = set_up(config, resume, overwrite, console or Console(stderr=True))
+    data = prepare_data(run)
+    parts = build_model(run)
+    start_or_resume(run, data, parts)
+    state = TrainState(config=config, output=run.out, rank=run.dist.rank, world_size=run.dist.world_size,
+                       encoder=parts.encoder, model=parts.model, start_step=run.start, step=run.start)
+    for hook in hooks:
+        hook.on_train_start(state)
+    run_steps(run, data, parts, state, hooks)
+    save(run, data, parts)
+    for hook in hooks:
+        hook.on_train_end(state)
+    run.dist.barrier()
+    run.dist.close()
+    return run.out
+
+
+# ---------------------------------------------------------------------------------------------- set-up
+def set_up(config: TrainConfig, resume: bool, overwrite: bool, console: Console) -> Run:
+    """Device, ranks and the output directory; the step to start from (0, or the checkpoint's with --resume)."""
+    device = pick_device(config.device)
+    dist = Distributed(device)
+    start = prepare_output(config, resume, overwrite) if dist.main else 0
+    dist.barrier()
+    if not dist.main and resume:
+        start = list_checkpoints(config.output)[-1]
+    return Run(config=config, device=device, dist=dist, start=start, console=console)
+
+
+def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
+    """Decide where to start: 0 for a fresh run, or the newest checkpoint's step with --resume."""
+    out = config.output
+    if resume:
+        steps = list_checkpoints(out)
+        if not steps:
+            raise PolyretError(f"{out}: --resume given but no checkpoint found in {out / 'checkpoints'}")
+        saved = read_saved_config(out)
+        if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
+            raise PolyretError(f"{out}: --resume with options that differ from the saved {SAVED_CONFIG}")
+        return steps[-1]
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise PolyretError(f"{out}: already exists and is not empty; pass --resume to continue or --overwrite")
+        shutil.rmtree(out)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- data
+def prepare_data(run: Run) -> TrainData:
+    """Training groups, the leakage guard, this rank's sampler and the noiser."""
+    from polyret.data.training import load_training_groups
+    from polyret.sampling import make_sampler
+
+    config, dist = run.config, run.dist
+    data = load_training_groups(config.data_dir, config.sources, config.languages)
+    if config.check_leakage:
+        from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
+
+        assert_no_leakage(training_texts(data.groups), evaluation_texts(config.data_dir))
+    if config.batch_size % (dist.world_size * config.grad_accum):
+        raise PolyretError(f"--batch-size {config.batch_size} must divide evenly over {dist.world_size} rank(s) "
+                           f"x {config.grad_accum} accumulation step(s)")
+    sampler = make_sampler(config.sampler_strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
+                           seed=config.seed, world_size=dist.world_size, rank=dist.rank,
+                           languages=config.languages, per_example_pairs=config.per_example_pairs)
+    noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
+    return TrainData(data=data, sampler=sampler, noiser=noiser)
+
+
+# ---------------------------------------------------------------------------------------------- model
+def build_model(run: Run) -> Parts:
+    """Encoder, freezing, DDP, optimiser, scheduler, loss and the step."""
+    from transformers import get_linear_schedule_with_warmup
+
+    from polyret.train.loss import InfoNCELoss
+
+    config = run.config
+    encoder = Encoder(EncoderOptions(model=config.model, device=str(run.device)))
+    torch.manual_seed(config.seed + run.dist.rank)
+    model = encoder.model
+    counts = freeze(model, config)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    model.train()
+    wrapped = run.dist.wrap(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
+    loss_fn = InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric)
+    precision = Precision(resolve_mode(config.mixed_precision, run.device), run.device)
+    step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision)
+    return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts,
+                 precision=precision)
 
 
 def freeze(model: torch.nn.Module, config: TrainConfig) -> dict[str, int]:
@@ -85,22 +210,41 @@ def _layers(model: torch.nn.Module) -> torch.nn.ModuleList:
     raise PolyretError(f"--freeze-layers: cannot find the transformer layers of {type(model).__name__}")
 
 
-def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
-    """Decide where to start: 0 for a fresh run, or the newest checkpoint's step with --resume."""
-    out = config.output
-    if resume:
-        steps = list_checkpoints(out)
-        if not steps:
-            raise PolyretError(f"{out}: --resume given but no checkpoint found in {out / 'checkpoints'}")
-        saved = read_saved_config(out)
-        if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
-            raise PolyretError(f"{out}: --resume with options that differ from the saved {SAVED_CONFIG}")
-        return steps[-1]
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise PolyretError(f"{out}: already exists and is not empty; pass --resume to continue or --overwrite")
-        shutil.rmtree(out)
-    return 0
+# ---------------------------------------------------------------------------------------------- checkpoint / resume
+def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
+    """Fresh run: write the config and data statistics. Resume: load the checkpoint into every part."""
+    out, dist = run.out, run.dist
+    if run.start:
+        state = load_checkpoint(out, run.start)
+        mine = restore(state, parts.model, parts.optimizer, parts.scheduler, dist.rank, dist.world_size, run.device)
+        data.sampler.load_state_dict(mine["sampler"])  # refuses a resume on other data or sampler options
+        if state.get("scaler"):  # fp16 runs only
+            parts.precision.scaler.load_state_dict(state["scaler"])
+        if dist.main:
+            _truncate_log(out / LOG, run.start)
+            run.console.print(f"resuming {out} from step {run.start}")
+    elif dist.main:
+        from polyret.data.training import stats_json
+
+        out.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out / SAVED_CONFIG, run.config.to_yaml())
+        write_json_atomic(out / "data_stats.json", stats_json(data.data))
+    dist.barrier()
+
+
+def checkpoint(run: Run, data: TrainData, parts: Parts, step: int) -> Path:
+    """Every rank's RNG states and sampler position go to rank 0, which writes the checkpoint of `step`.
+
+    Called on every rank; returns the checkpoint directory once it is complete.
+    """
+    mine = {"rng": rng_state(run.device), "sampler": {**data.sampler.state_dict(), "step": step + 1}}
+    ranks = run.dist.gather_objects(mine)
+    path = run.out / CHECKPOINTS / f"step-{step}"
+    if run.dist.main:
+        extra = {"config": run.config.model_dump(mode="json"), "scaler": parts.precision.scaler.state_dict()}
+        path = save_checkpoint(run.out, step, parts.model, parts.optimizer, parts.scheduler, ranks, extra)
+    run.dist.barrier()
+    return path
 
 
 def _truncate_log(path: Path, last_step: int) -> None:
@@ -112,146 +256,60 @@ def _truncate_log(path: Path, last_step: int) -> None:
     write_text_atomic(path, "".join(line + "\n" for line in kept))
 
 
-def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
-          console: Console | None = None) -> Path:
-    """Train per `config`; returns the output directory (a loadable model directory)."""
-    from transformers import get_linear_schedule_with_warmup
-
-    from polyret.data.training import load_training_groups, stats_json
-    from polyret.sampling import make_sampler
-    from polyret.train.loss import InfoNCELoss
-
-    console = console or Console(stderr=True)
-    encoder = Encoder(EncoderOptions(model=config.model, device=config.device))
-    dist = Distributed(encoder.device)
-    out = config.output
-    start = prepare_output(config, resume, overwrite) if dist.main else 0
-    dist.barrier()
-    if not dist.main and resume:
-        start = list_checkpoints(out)[-1]
-
-    data = load_training_groups(config.data_dir, config.sources, config.languages)
-    if config.check_leakage:
-        from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
-
-        assert_no_leakage(training_texts(data.groups), evaluation_texts(config.data_dir))
-    if config.batch_size % (dist.world_size * config.grad_accum):
-        raise PolyretError(f"--batch-size {config.batch_size} must divide evenly over {dist.world_size} rank(s) "
-                           f"x {config.grad_accum} accumulation step(s)")
-    sampler = make_sampler(config.sampler_strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
-                           seed=config.seed, world_size=dist.world_size, rank=dist.rank,
-                           languages=config.languages, per_example_pairs=config.per_example_pairs)
-
-    noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
-    torch.manual_seed(config.seed + dist.rank)
-    model = encoder.model
-    counts = freeze(model, config)
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    model.train()
-    wrapped: torch.nn.Module = model
-    if dist.world_size > 1:
-        wrapped = torch.nn.parallel.DistributedDataParallel(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
-    loss_fn = InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric)
-    autocast = _autocast(config, encoder.device)
-
-    if start:
-        state = load_checkpoint(out, start)
-        sampler.load_state_dict(state["sampler"])  # refuses a resume on other data or sampler options
-        restore(state, model, optimizer, scheduler)
-        if dist.main:
-            _truncate_log(out / LOG, start)
-            console.print(f"resuming {out} from step {start}")
-    elif dist.main:
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / SAVED_CONFIG, config.to_yaml())
-        write_json_atomic(out / "data_stats.json", stats_json(data))
-    dist.barrier()
-
-    kill_at = int(os.environ.get(KILL_ENV, "0"))
+# ---------------------------------------------------------------------------------------------- the steps
+def run_steps(run: Run, data: TrainData, parts: Parts, state: TrainState, hooks: Sequence[TrainHook]) -> None:
+    """Steps start+1..steps: batch, noise, the step, log, checkpoint, hooks."""
+    config, dist = run.config, run.dist
     columns = (TextColumn("[bold]training"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                TimeElapsedColumn(), TimeRemainingColumn())
-    log_path = out / LOG
-    with Progress(*columns, console=console, disable=not dist.main) as bar:
-        task = bar.add_task("train", total=config.steps, completed=start, info="")
-        for step in range(start + 1, config.steps + 1):
-            if step == kill_at:
-                os.kill(os.getpid(), signal.SIGKILL)
+    with Progress(*columns, console=run.console, disable=not dist.main) as bar:
+        task = bar.add_task("train", total=config.steps, completed=run.start, info="")
+        for step in range(run.start + 1, config.steps + 1):
+            state.step, state.batch, state.result, state.record, state.checkpoint = step, None, None, None, None
+            for hook in hooks:
+                hook.on_step_start(state)
             began = time.perf_counter()
-            batch = sampler.batch_at(step)
+            batch = data.sampler.batch_at(step)
             noise_tally = None
-            if noiser is not None:
-                batch, noise_tally = noiser.noise_batch(batch)
-            loss_value, accuracy = _optimiser_step(batch, encoder, wrapped, loss_fn, optimizer, config, autocast)
-            if not math.isfinite(loss_value):
-                raise PolyretError(f"step {step}: loss is {loss_value}; stopped, the last good checkpoint "
-                                   f"({(list_checkpoints(out) or ['none'])[-1]}) is intact")
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            seconds = time.perf_counter() - began
+            if data.noiser is not None:
+                batch, noise_tally = data.noiser.noise_batch(batch)
+            try:
+                result = parts.step(batch)
+            except NonFiniteLoss as err:
+                raise PolyretError(f"{err}; stopped, the last good checkpoint "
+                                   f"({(list_checkpoints(run.out) or ['none'])[-1]}) is intact") from None
+            record = log_record(step, batch, result, parts, config, time.perf_counter() - began)
+            if noise_tally is not None:  # this rank's share (rank 0 logs)
+                record["noise"] = noise_tally.to_dict()
             if dist.main:
-                record = {"step": step, "loss": loss_value, "accuracy": accuracy, "kind": batch.kind,
-                          "query_langs": sorted(set(batch.query_langs)),
-                          "passage_langs": sorted(set(batch.positive_langs)),
-                          "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
-                          "pairs_per_second": round(config.batch_size / seconds, 3)}
-                if noise_tally is not None:  # this rank's share (rank 0 logs)
-                    record["noise"] = noise_tally.to_dict()
-                with open(log_path, "a", encoding="utf-8") as handle:
+                with open(run.out / LOG, "a", encoding="utf-8") as handle:
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 langs = ",".join(record["query_langs"]) + "→" + ",".join(record["passage_langs"])
-                bar.update(task, advance=1, info=f"loss {loss_value:.3f} · {record['pairs_per_second']:.1f} pairs/s"
+                bar.update(task, advance=1, info=f"loss {result.loss:.3f} · {record['pairs_per_second']:.1f} pairs/s"
                                                   f" · {batch.kind} {langs}")
-            if (step % config.checkpoint_every == 0 or step == config.steps) and dist.main:
-                save_checkpoint(out, step, model, optimizer, scheduler, {"config": config.model_dump(mode="json"),
-                                                                          "sampler": {**sampler.state_dict(), "step": step + 1}})
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                state.checkpoint = checkpoint(run, data, parts, step)
+            state.batch, state.result, state.record = batch, result, record
+            for hook in hooks:
+                hook.on_step_end(state)
             dist.barrier()
 
-    if dist.main:
-        save_trained_model(encoder, model, out, config, counts,
+
+def log_record(step: int, batch: Any, result: StepResult, parts: Parts, config: TrainConfig,
+               seconds: float) -> dict[str, Any]:
+    """One line of log.jsonl."""
+    return {"step": step, "loss": result.loss, "accuracy": result.accuracy, "kind": batch.kind,
+            "query_langs": sorted(set(batch.query_langs)), "passage_langs": sorted(set(batch.positive_langs)),
+            "lr": parts.scheduler.get_last_lr()[0], "grad_norm": result.grad_norm,
+            "pairs_per_second": round(config.batch_size / seconds, 3)}
+
+
+# ---------------------------------------------------------------------------------------------- save
+def save(run: Run, data: TrainData, parts: Parts) -> None:
+    """The finished model directory (rank 0)."""
+    if run.dist.main:
+        save_trained_model(parts.encoder, parts.model, run.out, run.config, parts.counts,
                            {"code_version": code_version(), "environment": environment(),
-                            "data_files_sha256": data.files})
-        console.print(f"model saved: {out}")
-    dist.barrier()
-    dist.close()
-    return out
-
-
-def _autocast(config: TrainConfig, device: torch.device) -> Any:
-    mode = config.mixed_precision
-    if mode == "auto":
-        mode = "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
-    if mode == "no":
-        return torch.autocast(device_type=device.type, enabled=False)
-    if device.type != "cuda":
-        raise PolyretError(f"--mixed-precision {mode}: only on a GPU (this run uses {device})")
-    return torch.autocast(device_type="cuda", dtype=torch.bfloat16 if mode == "bf16" else torch.float16)
-
-
-def _optimiser_step(batch: Any, encoder: Encoder, wrapped: torch.nn.Module, loss_fn: Any,
-                    optimizer: torch.optim.Optimizer, config: TrainConfig, autocast: Any) -> tuple[float, float]:
-    """Forward and backward over `grad_accum` micro-batches of this rank's shard; mean loss and accuracy."""
-    queries = encoder.token_ids(encoder.prefixed(batch.queries, "query"), config.query_max_length)
-    positives = encoder.token_ids(encoder.prefixed(batch.positives, "passage"), config.passage_max_length)
-    chunk = len(queries) // config.grad_accum
-    total_loss, total_acc = 0.0, 0.0
-    for i in range(config.grad_accum):
-        part = slice(i * chunk, (i + 1) * chunk)
-        with autocast:
-            q = encoder.embed_ids(queries[part], wrapped)
-            p = encoder.embed_ids(positives[part], wrapped)
-            loss, acc = loss_fn(q, p)
-        (loss / config.grad_accum).backward()
-        total_loss += float(loss.detach()) / config.grad_accum
-        total_acc += float(acc) / config.grad_accum
-    if torch.distributed.is_initialized():  # log the global batch's loss, not rank 0's share of it
-        both = torch.tensor([total_loss, total_acc], dtype=torch.float64)
-        torch.distributed.all_reduce(both)
-        total_loss, total_acc = (both / torch.distributed.get_world_size()).tolist()
-    return total_loss, total_acc
-
+                            "data_files_sha256": data.data.files, "device": str(run.device),
+                            "mixed_precision": parts.precision.mode, "world_size": run.dist.world_size})
+        run.console.print(f"model saved: {run.out}")

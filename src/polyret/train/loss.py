@@ -108,6 +108,14 @@ class InfoNCELoss(nn.Module):
         if n is not None and (n.dim() != 2 or n.shape[1] != q.shape[1]):
             raise ValueError(f"n must be [M, {q.shape[1]}], got {tuple(n.shape)}")
 
+        # A bf16 matmul rounds a cosine near 1 by up to 2^-9; at temperature 0.05 that moves a logit by up to
+        # 0.04, and the log-softmax with it, so scores and cross-entropy run in float32 (float64 stays float64)
+        # whatever autocast is active; the upcast is differentiable, so gradients flow back in the input dtype.
+        with torch.autocast(device_type=q.device.type, enabled=False):
+            return self._forward(*(None if t is None else t.to(torch.promote_types(t.dtype, torch.float32))
+                                   for t in (q, p, n)))
+
+    def _forward(self, q: Tensor, p: Tensor, n: Tensor | None) -> InfoNCEOutput:
         all_q, all_p, all_n, offset = q, p, n, 0
         if (
             self.cross_device_negatives
