@@ -10,9 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from polyret.evaluate.dev import DevSetConfig
 from polyret.noise.apply import NoiseConfig
 
-ProfileName = Literal["smoke", "quick", "full"]
+ProfileName = Literal["smoke", "quick", "standard", "full"]
 
 TRAINED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")
 BASE_STRATEGIES = ("zero_shot", *TRAINED_STRATEGIES)
@@ -40,6 +41,17 @@ class TrainBudget(BaseModel):
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
 
 
+class DevEval(BaseModel):
+    """Model selection without XQuAD-R: score the training model on dev/tatoeba every `every` steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: int = Field(ge=1, description="optimiser steps between two development scorings")
+    set: DevSetConfig = Field(default_factory=DevSetConfig)
+    keep_best: bool = Field(False, description="save the checkpoint with the best dev measure as the model")
+    measure: str = Field("mixed_mrr", description="the dev measure that picks the best checkpoint (higher wins)")
+
+
 class Profile(BaseModel):
     """The evaluation subset, grid and budget of one profile."""
 
@@ -57,6 +69,7 @@ class Profile(BaseModel):
     noise_eval: list[str] = Field(default_factory=lambda: ["all"],
                                   description="dialect specs of the robustness column (all: default dialects)")
     noise_eval_rate: float = Field(0.3, ge=0, le=1)
+    dev: DevEval | None = Field(None, description="development-set curve during training (None: none)")
 
 
 PROFILES: dict[str, Profile] = {
@@ -66,6 +79,11 @@ PROFILES: dict[str, Profile] = {
                                        languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
     # the default: all 11 languages on the DESIGN.md probe subset, one seed, a short fine-tune
     "quick": Profile(name="quick", articles=4),
+    # the whole benchmark on 2 CPU cores in at most 2.5 h: see STANDARD_BUDGET below for the arithmetic
+    "standard": Profile(name="standard", seeds=[0, 1],
+                        strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
+                        train=TrainBudget(steps=300, batch_size=16, checkpoint_every=50),
+                        dev=DevEval(every=50)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
     "full": Profile(name="full", seeds=[0, 1, 2],
                     strategies=[*DEFAULT_STRATEGIES, "x_x", "en_en", "hybrid+center", "x_y+center"],
