@@ -1,0 +1,79 @@
+"""The development curve during training: scored when due, written after every point, best weights kept and
+restored, resumable. A minimal stand-in for the trainer moves the weights between scorings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from polyret.errors import PolyretError
+from polyret.evaluate.dev import DevSetConfig, load_dev_set
+from polyret.evaluate.dev_curve import BEST, CURVE, FIGURE, DevCurve
+
+
+@pytest.fixture()
+def encoder(tiny_models: dict[str, Path]):  # type: ignore[no-untyped-def]
+    from polyret.model.encoder import Encoder, EncoderOptions
+
+    enc = Encoder(EncoderOptions(model=str(tiny_models["bert"])))
+    enc.model.get_input_embeddings().weight.requires_grad_(False)  # as the trainer's default freezing
+    enc.model.train()
+    return enc
+
+
+def _fake_step(model: torch.nn.Module, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.requires_grad:
+                p.add_(0.2 * torch.randn(p.shape, generator=generator))
+
+
+def test_curve_is_scored_when_due_and_keeps_the_best_weights(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dev = load_dev_set(data_dir, DevSetConfig(languages=["ar", "de", "hi", "zh"], per_language=8))
+    curve = DevCurve(dev, every=2, output=tmp_path / "run", last_step=5, keep_best=True)
+    generator = torch.Generator().manual_seed(0)
+    snapshots = {}
+    for step in range(0, 6):
+        if step:
+            _fake_step(encoder.model, generator)
+        if curve.due(step):
+            curve.record(step, encoder)
+            snapshots[step] = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
+    assert encoder.model.training  # scoring left the trainer's mode alone
+    saved = json.loads((tmp_path / "run" / CURVE).read_text())
+    steps = [p["step"] for p in saved["points"]]
+    assert steps == [0, 2, 4, 5]  # before training, every 2 steps, and the last step
+    best = max(saved["points"], key=lambda p: (p["mixed_mrr"], -p["step"]))
+    assert saved["best"] == {"step": best["step"], "mixed_mrr": best["mixed_mrr"]}
+    assert saved["dev_set"]["pairs"] == len(dev.pairs) and saved["dev_set"]["source"] == "dev/tatoeba"
+    assert (tmp_path / "run" / FIGURE).stat().st_size > 1000
+    assert all(0 <= p["mixed_mrr"] <= 1 and set(p["per_language"]) == set(dev.config.languages)
+               for p in saved["points"])
+
+    # the kept weights are those of the best step, not the last; frozen weights are not stored
+    stored = torch.load(tmp_path / "run" / BEST, weights_only=True)
+    assert stored["step"] == best["step"]
+    assert "embeddings.word_embeddings.weight" not in stored["state"]
+    assert curve.restore_best(encoder.model) == best["step"]
+    for name, p in encoder.model.named_parameters():
+        assert torch.equal(p, snapshots[best["step"]][name]), name
+
+    # a resumed run restarts from the checkpoint at step 2: later points are dropped, the next must follow
+    again = DevCurve(dev, every=2, output=tmp_path / "run", last_step=5, keep_best=True)
+    again.resume(2)
+    assert [p["step"] for p in again.points] == [0, 2]
+    with pytest.raises(PolyretError, match="step 1 after step 2"):
+        again.record(1, encoder)
+
+
+def test_without_keep_best_nothing_is_stored(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    dev = load_dev_set(data_dir, DevSetConfig(languages=["de", "zh"], per_language=5))
+    curve = DevCurve(dev, every=10, output=tmp_path / "run", last_step=3)
+    assert [s for s in range(4) if curve.due(s)] == [0, 3]
+    curve.record(0, encoder)
+    assert not (tmp_path / "run" / BEST).exists() and curve.restore_best(encoder.model) is None
+    with pytest.raises(PolyretError, match="unknown measure"):
+        DevCurve(dev, every=1, output=tmp_path, last_step=1, measure="xquad_mul_map")
