@@ -77,3 +77,26 @@ def test_without_keep_best_nothing_is_stored(encoder, data_dir: Path, tmp_path: 
     assert not (tmp_path / "run" / BEST).exists() and curve.restore_best(encoder.model) is None
     with pytest.raises(PolyretError, match="unknown measure"):
         DevCurve(dev, every=1, output=tmp_path, last_step=1, measure="xquad_mul_map")
+
+
+def test_the_study_report_shows_each_cells_curve(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from polyret.study.report import DEV_FIGURE, _dev_section
+    from polyret.study.summary import dev_curve_summary
+
+    dev = load_dev_set(data_dir, DevSetConfig(languages=["es", "th"], per_language=5))
+    curve = DevCurve(dev, every=1, output=tmp_path / "train" / "x", last_step=2)
+    generator = torch.Generator().manual_seed(1)
+    for step in range(3):
+        if step:
+            _fake_step(encoder.model, generator)
+        curve.record(step, encoder)
+    assert dev_curve_summary(tmp_path / "train" / "nothing") is None
+    reduced = dev_curve_summary(tmp_path / "train" / "x")
+    assert [p["step"] for p in reduced["points"]] == [0, 1, 2] and reduced["best"] == curve.to_json()["best"]
+    row = {"status": "done", "strategy": "x_y", "seed": 0, "transform": None, "dev_curve": reduced}
+    lines = _dev_section({"cells": [row]}, tmp_path)
+    best, last = reduced["best"], reduced["points"][-1]
+    assert f"| x_y (seed 0) | {reduced['points'][0]['mixed_mrr']:.3f} | {best['mixed_mrr']:.3f} ({best['step']}) | " \
+           f"{last['mixed_mrr']:.3f} (2) |" in "\n".join(lines)
+    assert (tmp_path / DEV_FIGURE).stat().st_size > 1000
+    assert _dev_section({"cells": [{**row, "dev_curve": None}]}, tmp_path) == []

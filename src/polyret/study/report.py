@@ -13,6 +13,7 @@ from polyret.report.figures import pyplot, save_figure
 
 ALPHA = 0.05
 FIGURE = "study_mul_map.png"
+DEV_FIGURE = "study_dev_curves.png"
 
 
 def _code(version: dict[str, Any]) -> str:
@@ -256,6 +257,34 @@ def _across_seeds_section(summary: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _dev_section(summary: dict[str, Any], output: Path | None) -> list[str]:
+    """Model selection without XQuAD-R: each trained cell's dev/tatoeba curve (first, best and last point)."""
+    from polyret.evaluate.dev_curve import curve_figure
+
+    rows = [r for r in summary["cells"] if r["status"] == "done" and r.get("dev_curve") and not r["transform"]]
+    if not rows:
+        return []
+    first = rows[0]["dev_curve"]
+    measure = first["measure"]
+    lines = ["", "## Development set (model selection, never XQuAD-R)", "",
+             f"dev/tatoeba translation retrieval in one mixed pool ({first['dev_set']['pairs']} sentence pairs, "
+             f"10 languages with English), scored every {first['every']} steps; `{measure}` picks the best step"
+             f"{' and its weights are the model' if first['keep_best'] else ' (reported only; the model is the last step)'}"
+             ". Same-language top-1: share of texts whose nearest neighbour is in their own language.", "",
+             f"| cell | {measure} at step 0 | best (step) | last (step) | same-language top-1 first / last |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        c = row["dev_curve"]
+        p0, pl = c["points"][0], c["points"][-1]
+        lines.append(f"| {_label(row)} | {p0[measure]:.3f} | {c['best'][measure]:.3f} ({c['best']['step']}) | "
+                     f"{pl[measure]:.3f} ({pl['step']}) | {p0['same_language_top1']:.3f} / "
+                     f"{pl['same_language_top1']:.3f} |")
+    if output is not None:
+        curve_figure([(_label(r), r["dev_curve"]["points"]) for r in rows], output / DEV_FIGURE, measure)
+        lines += ["", f"![development curves]({DEV_FIGURE})"]
+    return lines
+
+
 def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     prof = summary["profile"]
     rows = summary["cells"]
@@ -332,6 +361,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
             lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
                          f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
                          f"{t['final_loss']:.3f} | {t['step_seconds']} |")
+    lines += _dev_section(summary, output)
     if summary.get("leakage"):
         leak = summary["leakage"]
         lines += ["", f"Zero-shot check: {leak['training_texts']:,} training texts against {leak['evaluation_texts']:,}"

@@ -84,6 +84,20 @@ def _training(out: Path) -> dict[str, Any] | None:
             "noised_texts": sum(n["changed"] for n in noised) if noised else None}
 
 
+def dev_curve_summary(out: Path) -> dict[str, Any] | None:
+    """The training run's development curve (evaluate.dev_curve), reduced to what the report shows."""
+    from polyret.evaluate.dev_curve import CURVE, FIGURE
+
+    saved = _read(out / CURVE)
+    if saved is None or not saved.get("points"):
+        return None
+    measure = saved["measure"]
+    keep = ("step", measure, "same_language_top1", "pair_accuracy")
+    return {"measure": measure, "every": saved["every"], "keep_best": saved["keep_best"], "best": saved["best"],
+            "points": [{k: p[k] for k in keep} for p in saved["points"]], "dev_set": saved["dev_set"],
+            "figure": str(out / FIGURE)}
+
+
 def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], profile: Profile,
             models: list[str], extras: dict[str, Path], leakage: dict[str, Any] | None) -> dict[str, Any]:
     """The study summary (OUT/results.json)."""
@@ -116,6 +130,9 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
         row["failed_parts"] = info.get("failed_parts", {})
         if cell.trains:
             row["training"] = _training(output / "train" / cell.training_slug)
+            curve = dev_curve_summary(output / "train" / cell.training_slug)
+            if curve is not None:  # only runs that scored the development set have one
+                row["dev_curve"] = curve
         noised = _read(cell_dir / "noised" / "results.json")
         if noised is not None:
             noised_pq[cell.slug] = noised["metrics"]["per_query"]
