@@ -1,6 +1,7 @@
 """What a study profile costs here: one process measures the pieces, then multiplies them out for a profile.
 
     python benchmarks/study_budget.py [--data-dir ../shared/data] [--profile standard] [--rounds 4] [--sample 320]
+    python benchmarks/study_budget.py --profile full --device cuda --batch-size 256 --rounds 20 --sample 20000
 
 Measured (embedded mE5-small, the profile's max lengths, word embeddings frozen as in the profile, AdamW):
 - a training step of `batch_size` pairs with short positives (MKQA question -> its Spanish translation) and with
@@ -9,7 +10,8 @@ Measured (embedded mE5-small, the profile's max lengths, word embeddings frozen 
   controlled design's groups have passages);
 - encoding rates of a sample of XQuAD-R questions (as queries) and candidate sentences (as passages), scaled to the
   whole pool (what one cell's clean evaluation encodes; the noised evaluation re-encodes the queries only);
-- one development-set scoring (polyret.evaluate.dev, the profile's dev settings).
+- one development-set scoring (polyret.evaluate.dev, the profile's dev settings);
+- the exact search and all measures over the whole pool (random vectors: the cost does not depend on them).
 The pieces are measured in interleaved rounds (one of each per round, the first round a warm-up), so a change in
 the machine's load hits them alike. Then: trained models x (steps x mean step + dev scorings + clean evaluation +
 noised evaluation of the queries the noise changed) + the zero-shot cell (its +center cell reuses the embeddings
@@ -26,14 +28,26 @@ import time
 from pathlib import Path
 
 
+def _sync(encoder) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    if encoder.device.type == "cuda":
+        torch.cuda.synchronize(encoder.device)
+
+
 def _step(encoder, net, optim, loss_fn, queries, positives, budget) -> float:  # type: ignore[no-untyped-def]
+    import torch
+
     t0 = time.perf_counter()
     q = encoder.token_ids(encoder.prefixed(queries, "query"), budget.query_max_length)
     p = encoder.token_ids(encoder.prefixed(positives, "passage"), budget.passage_max_length)
-    loss = loss_fn(encoder.embed_ids(q, net), encoder.embed_ids(p, net)).loss
+    cuda = encoder.device.type == "cuda"  # as the trainer: bf16 autocast on a GPU, float32 on CPU
+    with torch.autocast(device_type=encoder.device.type, dtype=torch.bfloat16, enabled=cuda):
+        loss = loss_fn(encoder.embed_ids(q, net), encoder.embed_ids(p, net)).loss
     loss.backward()
     optim.step()
     optim.zero_grad(set_to_none=True)
+    _sync(encoder)
     return time.perf_counter() - t0
 
 
@@ -41,6 +55,7 @@ def _encode(encoder, texts, kind) -> float:  # type: ignore[no-untyped-def]
     encoder.model.eval()
     t0 = time.perf_counter()
     encoder.encode_uncached(encoder.prefixed(texts, kind))
+    _sync(encoder)
     encoder.model.train()
     return time.perf_counter() - t0
 
@@ -51,6 +66,8 @@ def main() -> None:
     parser.add_argument("--profile", default="standard")
     parser.add_argument("--rounds", type=int, default=4, help="measured rounds (after a warm-up round)")
     parser.add_argument("--sample", type=int, default=320, help="XQuAD-R questions and sentences encoded in all")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (the full profile is sized on a GPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="encoding batch (default: the encoder's 32)")
     args = parser.parse_args()
 
     import numpy as np
@@ -67,7 +84,8 @@ def main() -> None:
     profile = PROFILES[args.profile]
     budget = profile.train
     b, rounds = budget.batch_size, args.rounds + 1
-    encoder = Encoder(EncoderOptions(model="embedded:me5-small"))
+    encoder = Encoder(EncoderOptions(model="embedded:me5-small", device=args.device,
+                                     **({"batch_size": args.batch_size} if args.batch_size else {})))
     short = [g for g in load_training_groups(args.data_dir, ["mkqa"], ["en", "es"]).groups
              if "en" in g.queries and "es" in g.queries][: b * rounds]
     native = [g for g in load_training_groups(args.data_dir, ["arcd", "tquad", "cmrc2018", "iapp-wiki-qa-thai"]).groups
@@ -107,12 +125,26 @@ def main() -> None:
     per_cand = totals["cand"] / (per_round * args.rounds)
     dev_s = totals["dev"]
 
+    # exact search and every measure over the whole pool (random unit vectors of the model's width)
+    from polyret.evaluate.metrics import compute_metrics
+    from polyret.evaluate.runner import _index_arrays
+    from polyret.evaluate.search import exact_search
+
+    langs, query_lang, cand_lang, relevant = _index_arrays(bench)
+    vecs = np.random.default_rng(2).normal(size=(len(bench.queries) + len(bench.candidates), encoder.dim))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    t0 = time.perf_counter()
+    ranks = exact_search(vecs[:len(bench.queries)], vecs[len(bench.queries):], relevant, cand_lang,
+                         n_langs=len(langs))
+    compute_metrics(ranks, query_lang, cand_lang, langs)
+    search_s = time.perf_counter() - t0
+
     # the noised evaluation encodes only the queries the noise changed (the others are cache hits)
     noise = QueryNoise.parse([f"{spec}:{profile.noise_eval_rate}" for spec in profile.noise_eval])
     noised, _ = noise.apply(bench.queries)
     changed = len({q.text for q in noised} - set(queries))
-    eval_clean = len(queries) * per_query + len(cands) * per_cand
-    eval_noised = changed * per_query
+    eval_clean = len(queries) * per_query + len(cands) * per_cand + search_s
+    eval_noised = changed * per_query + search_s
     trained_bases = sorted({s.split("+center")[0].split("+subspace")[0] for s in profile.strategies
                             if not s.startswith("zero_shot")})
     n_models = len(trained_bases) * len(profile.seeds)
@@ -132,7 +164,7 @@ def main() -> None:
         "step_seconds_question_pairs": round(step_short, 2), "step_seconds_passage_pairs": round(step_long, 2),
         "seconds_per_query": round(per_query, 4), "seconds_per_candidate": round(per_cand, 4),
         "whole_pool_distinct_texts": [len(queries), len(cands)], "noised_queries_to_encode": changed,
-        "eval_clean_seconds": round(eval_clean), "eval_noised_seconds": round(eval_noised),
+        "search_and_measures_seconds": round(search_s, 1), "eval_clean_seconds": round(eval_clean), "eval_noised_seconds": round(eval_noised),
         "transform_stats_seconds": round(center), "dev_texts": 2 * len(dev.pairs), "dev_seconds": round(dev_s, 1), "dev_scorings_per_model": dev_runs,
         "step_over_clean_eval": [round(step_short / eval_clean, 5), round(step_long / eval_clean, 5)],
         "predicted_model_seconds": round(per_model), "predicted_total_minutes": round(total / 60, 1),
