@@ -100,3 +100,57 @@ def test_the_study_report_shows_each_cells_curve(encoder, data_dir: Path, tmp_pa
            f"{last['mixed_mrr']:.3f} (2) |" in "\n".join(lines)
     assert (tmp_path / DEV_FIGURE).stat().st_size > 1000
     assert _dev_section({"cells": [{**row, "dev_curve": None}]}, tmp_path) == []
+
+
+def _state(encoder, output: Path, steps: int, start: int = 0, main: bool = True):  # type: ignore[no-untyped-def]
+    """The TrainState fields the hook reads (train/hooks.py), for a run of `steps` steps."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(config=SimpleNamespace(steps=steps), output=output, is_main=main, encoder=encoder,
+                           model=encoder.model, start_step=start, step=start)
+
+
+def test_dev_eval_hook_in_a_stand_in_training_loop(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from safetensors.torch import load_file
+
+    from polyret.evaluate.dev_curve import DevEvalHook
+
+    dev = load_dev_set(data_dir, DevSetConfig(languages=["ar", "ru", "vi"], per_language=6))
+    out = tmp_path / "run"
+    hook = DevEvalHook(dev, every=2, keep_best=True)
+    state = _state(encoder, out, steps=5)
+    generator = torch.Generator().manual_seed(3)
+    snapshots = {}
+    hook.on_train_start(state)  # scores step 0
+    snapshots[0] = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
+    for step in range(1, 6):
+        state.step = step
+        hook.on_step_start(state)
+        _fake_step(encoder.model, generator)
+        rng = torch.get_rng_state()
+        hook.on_step_end(state)
+        assert torch.equal(rng, torch.get_rng_state())  # scoring consumed no random numbers of the run
+        snapshots[step] = {n: p.detach().clone() for n, p in encoder.model.named_parameters()}
+    encoder.model.save_pretrained(out, safe_serialization=True)  # the trainer saves the last step's model
+    hook.on_train_end(state)
+    saved = json.loads((out / CURVE).read_text())
+    assert [p["step"] for p in saved["points"]] == [0, 2, 4, 5]
+    best = saved["best"]["step"]
+    assert saved["model_step"] == best
+    weights = load_file(str(out / "model.safetensors"))  # the model's weights are now the best step's
+    for name, value in weights.items():
+        assert torch.equal(value, snapshots[best][name]), name
+    assert not (out / ".dev_best_weights").exists()
+
+    # resumed from step 4's checkpoint after a kill that lost points 4 and 5: step 4 is scored again at start
+    kept = [p for p in saved["points"] if p["step"] <= 2]
+    (out / CURVE).write_text(json.dumps({**saved, "points": kept}))
+    again = DevEvalHook(dev, every=2)
+    again.on_train_start(_state(encoder, out, steps=5, start=4))
+    assert [p["step"] for p in again.curve.points] == [0, 2, 4]
+
+    # other ranks neither score nor write
+    other = DevEvalHook(dev, every=1)
+    other.on_train_start(_state(encoder, tmp_path / "rank1", steps=2, main=False))
+    other.on_train_end(_state(encoder, tmp_path / "rank1", steps=2, main=False))
+    assert other.curve is None and not (tmp_path / "rank1").exists()

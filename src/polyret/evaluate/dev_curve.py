@@ -39,6 +39,7 @@ class DevCurve:
         self.dev, self.every, self.output, self.last_step = dev, every, Path(output), last_step
         self.measure, self.keep_best = measure, keep_best
         self.points: list[dict[str, Any]] = []
+        self.model_step: int | None = None  # set when the best point's weights became the model
 
     def due(self, step: int) -> bool:
         """Step 0 is the model before training; then every `every` steps and the last one."""
@@ -103,7 +104,7 @@ class DevCurve:
     def to_json(self) -> dict[str, Any]:
         best = self.best
         return {"dev_set": self.dev.describe(), "every": self.every, "measure": self.measure,
-                "keep_best": self.keep_best, "points": self.points,
+                "keep_best": self.keep_best, "model_step": self.model_step, "points": self.points,
                 "best": None if best is None else {"step": best["step"], self.measure: best[self.measure]}}
 
     def write(self) -> None:
@@ -131,3 +132,86 @@ def curve_figure(curves: list[tuple[str, list[dict[str, Any]]]], path: Path, mea
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The trainer's hook (train/hooks.py: on_train_start, on_step_start, on_step_end, on_train_end over a TrainState).
+# Until that interface is merged the base class is a plain object; the hook only reads these TrainState fields:
+# config.steps, output, is_main, encoder, model, start_step, step.
+try:
+    from polyret.train.hooks import TrainHook as _HookBase
+except ImportError:  # a branch without the trainer's hooks: same methods, nothing calls them
+    class _HookBase:  # type: ignore[no-redef]
+        pass
+
+
+class DevEvalHook(_HookBase):  # type: ignore[misc,valid-type]
+    """Scores the development set during training: step 0, every `every` steps, the last step (rank 0 only).
+
+    Writes OUT/dev_curve.json and OUT/dev_curve.png after every point. With `keep_best`, the trainable weights of the
+    best point are kept (OUT/dev_best.pt) and, once the trainer has saved the finished model, they replace its
+    weights file (OUT/model.safetensors, swapped in atomically); dev_curve.json then names the step they come
+    from (`model_step`). Scoring runs in eval mode without gradients and under a forked RNG, so a run with the hook
+    draws the same batches and losses as one without it.
+    """
+
+    def __init__(self, dev: DevSet, every: int, measure: str = "mixed_mrr", keep_best: bool = False) -> None:
+        self.dev, self.every, self.measure, self.keep_best = dev, every, measure, keep_best
+        self.curve: DevCurve | None = None
+
+    def on_train_start(self, state: Any) -> None:
+        if not state.is_main:
+            return
+        self.curve = DevCurve(self.dev, self.every, state.output, state.config.steps, self.measure, self.keep_best)
+        if state.start_step:
+            self.curve.resume(state.start_step)
+        # fresh: step 0; resumed: the checkpoint's step if its point was lost with the killed process
+        last = self.curve.points[-1]["step"] if self.curve.points else -1
+        if self.curve.due(state.start_step) and last < state.start_step:
+            self._score(state, state.start_step)
+
+    def on_step_start(self, state: Any) -> None:
+        pass
+
+    def on_step_end(self, state: Any) -> None:
+        if state.is_main and self.curve is not None and self.curve.due(state.step):
+            self._score(state, state.step)
+
+    def on_train_end(self, state: Any) -> None:
+        if not state.is_main or self.curve is None:
+            return
+        if self.keep_best:
+            step = self.curve.restore_best(state.model)
+            if step is not None:
+                replace_model_weights(state.model, state.output)
+                self.curve.model_step = step
+                self.curve.write()
+
+    def _score(self, state: Any, step: int) -> None:
+        import torch
+
+        assert self.curve is not None
+        devices = [state.encoder.device] if getattr(state.encoder.device, "type", "cpu") == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.curve.record(step, state.encoder)
+
+
+def replace_model_weights(model: Any, output: Path) -> None:
+    """Rewrite OUT/model.safetensors from `model` (written beside it, then renamed over it: never half-written)."""
+    import os
+    import shutil
+
+    staging = Path(output) / ".dev_best_weights"
+    if staging.exists():
+        shutil.rmtree(staging)
+    model.save_pretrained(staging, safe_serialization=True)
+    os.replace(staging / "model.safetensors", Path(output) / "model.safetensors")
+    shutil.rmtree(staging)
+
+
+def dev_hook_for(dev_settings: Any, data_dir: Path) -> DevEvalHook:
+    """The hook of a study profile's `dev` section (study.profiles.DevEval): set, every, measure, keep_best."""
+    from polyret.evaluate.dev import load_dev_set
+
+    return DevEvalHook(load_dev_set(data_dir, dev_settings.set), dev_settings.every, dev_settings.measure,
+                       dev_settings.keep_best)
