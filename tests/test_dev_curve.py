@@ -154,3 +154,26 @@ def test_dev_eval_hook_in_a_stand_in_training_loop(encoder, data_dir: Path, tmp_
     other.on_train_start(_state(encoder, tmp_path / "rank1", steps=2, main=False))
     other.on_train_end(_state(encoder, tmp_path / "rank1", steps=2, main=False))
     assert other.curve is None and not (tmp_path / "rank1").exists()
+
+
+def test_the_hook_in_the_real_trainer(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    """Runs once the trainer takes hooks (train(config, hooks=...)); the same losses with and without the hook."""
+    import inspect
+
+    from polyret.evaluate.dev_curve import DevEvalHook
+    from polyret.train.config import TrainConfig
+    from polyret.train.loop import train
+
+    if "hooks" not in inspect.signature(train).parameters:
+        pytest.skip("this trainer has no hooks yet (train/hooks.py)")
+    dev = load_dev_set(data_dir, DevSetConfig(languages=["ar", "de", "zh"], per_language=10))
+    losses = {}
+    for name, hooks in (("plain", []), ("hooked", [DevEvalHook(dev, every=2, keep_best=True)])):
+        config = TrainConfig(model=str(tiny_models["bert"]), strategy="x_y", steps=5, batch_size=8, data_dir=data_dir,
+                             output=tmp_path / name, languages=["ar", "de", "en", "zh"], checkpoint_every=2,
+                             check_leakage=False, device="cpu")
+        train(config, hooks=hooks)  # type: ignore[call-arg]
+        losses[name] = [json.loads(line)["loss"] for line in (tmp_path / name / "log.jsonl").read_text().splitlines()]
+    assert losses["plain"] == losses["hooked"]  # scoring left the run's randomness and weights alone
+    curve = json.loads((tmp_path / "hooked" / CURVE).read_text())
+    assert [p["step"] for p in curve["points"]] == [0, 2, 4, 5] and curve["model_step"] == curve["best"]["step"]
