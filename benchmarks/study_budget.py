@@ -164,8 +164,9 @@ def main() -> None:
         "step_seconds_question_pairs": round(step_short, 2), "step_seconds_passage_pairs": round(step_long, 2),
         "seconds_per_query": round(per_query, 4), "seconds_per_candidate": round(per_cand, 4),
         "whole_pool_distinct_texts": [len(queries), len(cands)], "noised_queries_to_encode": changed,
-        "search_and_measures_seconds": round(search_s, 1), "eval_clean_seconds": round(eval_clean), "eval_noised_seconds": round(eval_noised),
-        "transform_stats_seconds": round(center), "dev_texts": 2 * len(dev.pairs), "dev_seconds": round(dev_s, 1), "dev_scorings_per_model": dev_runs,
+        "search_and_measures_seconds": round(search_s, 1), "eval_clean_seconds": round(eval_clean),
+        "eval_noised_seconds": round(eval_noised), "transform_stats_seconds": round(center),
+        "dev_texts": 2 * len(dev.pairs), "dev_seconds": round(dev_s, 1), "dev_scorings_per_model": dev_runs,
         "step_over_clean_eval": [round(step_short / eval_clean, 5), round(step_long / eval_clean, 5)],
         "predicted_model_seconds": round(per_model), "predicted_total_minutes": round(total / 60, 1),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -15,7 +16,7 @@ from polyret.evaluate.dev_curve import BEST, CURVE, FIGURE, DevCurve
 
 
 @pytest.fixture()
-def encoder(tiny_models: dict[str, Path]):  # type: ignore[no-untyped-def]
+def encoder(tiny_models: dict[str, Path]) -> Any:
     from polyret.model.encoder import Encoder, EncoderOptions
 
     enc = Encoder(EncoderOptions(model=str(tiny_models["bert"])))
@@ -31,7 +32,7 @@ def _fake_step(model: torch.nn.Module, generator: torch.Generator) -> None:
                 p.add_(0.2 * torch.randn(p.shape, generator=generator))
 
 
-def test_curve_is_scored_when_due_and_keeps_the_best_weights(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_curve_is_scored_when_due_and_keeps_the_best_weights(encoder: Any, data_dir: Path, tmp_path: Path) -> None:
     dev = load_dev_set(data_dir, DevSetConfig(languages=["ar", "de", "hi", "zh"], per_language=8))
     curve = DevCurve(dev, every=2, output=tmp_path / "run", last_step=5, keep_best=True)
     generator = torch.Generator().manual_seed(0)
@@ -69,7 +70,7 @@ def test_curve_is_scored_when_due_and_keeps_the_best_weights(encoder, data_dir: 
         again.record(1, encoder)
 
 
-def test_without_keep_best_nothing_is_stored(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_without_keep_best_nothing_is_stored(encoder: Any, data_dir: Path, tmp_path: Path) -> None:
     dev = load_dev_set(data_dir, DevSetConfig(languages=["de", "zh"], per_language=5))
     curve = DevCurve(dev, every=10, output=tmp_path / "run", last_step=3)
     assert [s for s in range(4) if curve.due(s)] == [0, 3]
@@ -79,7 +80,7 @@ def test_without_keep_best_nothing_is_stored(encoder, data_dir: Path, tmp_path: 
         DevCurve(dev, every=1, output=tmp_path, last_step=1, measure="xquad_mul_map")
 
 
-def test_the_study_report_shows_each_cells_curve(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_study_report_shows_each_cells_curve(encoder: Any, data_dir: Path, tmp_path: Path) -> None:
     from polyret.study.report import DEV_FIGURE, _dev_section
     from polyret.study.summary import dev_curve_summary
 
@@ -102,7 +103,7 @@ def test_the_study_report_shows_each_cells_curve(encoder, data_dir: Path, tmp_pa
     assert _dev_section({"cells": [{**row, "dev_curve": None}]}, tmp_path) == []
 
 
-def _state(encoder, output: Path, steps: int, start: int = 0, main: bool = True):  # type: ignore[no-untyped-def]
+def _state(encoder: Any, output: Path, steps: int, start: int = 0, main: bool = True) -> Any:
     """The TrainState fields the hook reads (train/hooks.py), for a run of `steps` steps."""
     from types import SimpleNamespace
 
@@ -110,7 +111,7 @@ def _state(encoder, output: Path, steps: int, start: int = 0, main: bool = True)
                            model=encoder.model, start_step=start, step=start)
 
 
-def test_dev_eval_hook_in_a_stand_in_training_loop(encoder, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_dev_eval_hook_in_a_stand_in_training_loop(encoder: Any, data_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     from polyret.evaluate.dev_curve import DevEvalHook

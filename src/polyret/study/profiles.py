@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
                                       checkpoint_every=250)),
 }
 
-STANDARD_BUDGET = """Why `standard` trains 150 steps: 8 trained models must fit, with their evaluations, in 2.5 h on 2 cores.
+STANDARD_BUDGET = """Why `standard` trains 150 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
 
 Idle-machine costs measured on this 2-core machine (embedded mE5-small, float32):
 - whole-pool clean evaluation (26,021 distinct texts, exact search, every measure): 349 s (README, Results);

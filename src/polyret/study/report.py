@@ -162,7 +162,8 @@ def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str
         if "mo_map" in mono and "rank_distance" in mono:
             text.append(f"Its Mo mAP changes by {_diff(mono['mo_map'])} against x_x_mono "
                         f"({_seed_verdict(mono['mo_map'])}), and its rank distance (lower is better) by "
-                        f"{_diff(mono['rank_distance'], '+.1f')} ({_seed_verdict(mono['rank_distance'], False, '+.1f')}).")
+                        f"{_diff(mono['rank_distance'], '+.1f')} "
+                        f"({_seed_verdict(mono['rank_distance'], False, '+.1f')}).")
     for strategy in ("x_y", "hybrid"):
         entry = by_strategy.get(strategy)
         if entry is None or entry is focus:
@@ -266,10 +267,11 @@ def _dev_section(summary: dict[str, Any], output: Path | None) -> list[str]:
         return []
     first = rows[0]["dev_curve"]
     measure = first["measure"]
+    chosen = " and its weights are the model" if first["keep_best"] else " (reported only; the model is the last step)"
     lines = ["", "## Development set (model selection, never XQuAD-R)", "",
              f"dev/tatoeba translation retrieval in one mixed pool ({first['dev_set']['pairs']} sentence pairs, "
              f"10 languages with English), scored every {first['every']} steps; `{measure}` picks the best step"
-             f"{' and its weights are the model' if first['keep_best'] else ' (reported only; the model is the last step)'}"
+             f"{chosen}"
              ". Same-language top-1: share of texts whose nearest neighbour is in their own language.", "",
              f"| cell | {measure} at step 0 | best (step) | last (step) | same-language top-1 first / last |",
              "|---|---|---|---|---|"]
