@@ -137,7 +137,7 @@ def test_the_answer_says_reliably_only_when_the_comparison_holds_across_seeds() 
     assert not pooled["holds_across_seeds"] and pooled["ci"][0] < 0 < pooled["ci"][1]
     text = " ".join(answer(summary))
     assert "reliably" not in text
-    assert f"not established across seeds (per seed: {per_seed[0]['difference']:+.3f}, -0.012)" in text
+    assert f"not established across seeds: per seed {per_seed[0]['difference']:+.3f}, -0.012" in text
     assert "standard profile" in text and "2 training seeds (0, 1)" in text
     assert "does not hold" in "\n".join(_across_seeds_section(summary))
 

@@ -122,7 +122,7 @@ def _seed_verdict(comparison: dict[str, Any], higher_is_better: bool = True, fmt
         better = (comparison["difference"] > 0) == higher_is_better
         return "reliably better, in every seed" if better else "reliably worse, in every seed"
     seeds = ", ".join("-" if d is None else f"{d:{fmt}}" for d in comparison["per_seed"])
-    return f"not established across seeds (per seed: {seeds})"
+    return f"not established across seeds: per seed {seeds}"
 
 
 def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str, Any]],
