@@ -56,3 +56,91 @@ def paired_test(a: np.ndarray, b: np.ndarray, clusters: np.ndarray, n_perm: int 
     null = (signs * sums).sum(axis=1) / counts.sum()
     p = (1 + np.count_nonzero(np.abs(null) >= abs(observed) - 1e-15)) / (n_perm + 1)
     return float(observed), float(p)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Training randomness: seeds and questions together (a two-level bootstrap)
+#
+# With several training seeds a cell's number is a mean over seeds of query means. Resampling questions alone
+# treats the seeds as fixed, so a difference that one seed shows and another does not still looks certain. Each
+# replicate here draws the seeds with replacement (independently for the two sides of a comparison: seed i of one
+# strategy has nothing in common with seed i of another) and, shared by every seed and both sides, the question
+# clusters with replacement (the same questions are asked of every model). With few seeds the seed level is crude
+# (two seeds give three distinct seed draws), which is the honest state of knowledge, not a flaw to hide.
+
+
+def _weights(draws: np.ndarray, n: int) -> np.ndarray:
+    """(replicates, n) matrix: how often each of n items was drawn in each replicate."""
+    rows = np.repeat(np.arange(draws.shape[0]), draws.shape[1])
+    out = np.zeros((draws.shape[0], n))
+    np.add.at(out, (rows, draws.ravel()), 1.0)
+    return out
+
+
+def _by_seed(values: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    values = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if values.shape[1] != len(clusters):
+        raise ValueError(f"{values.shape[1]} values per seed but {len(clusters)} cluster labels")
+    pairs = [_cluster_sums(row, clusters) for row in values]
+    return np.stack([s for s, _ in pairs]), np.stack([c for _, c in pairs])
+
+
+def _seed_mean(sums: np.ndarray, counts: np.ndarray) -> float:
+    return float(np.mean(sums.sum(axis=1) / counts.sum(axis=1)))
+
+
+def two_level_replicates(sides: list[np.ndarray], clusters: np.ndarray, n_boot: int = 2000,
+                         seed: int = 0) -> list[np.ndarray]:
+    """Bootstrap replicates of the seed-mean of query means, one array per side, with shared question draws.
+
+    `sides[k]` is a (seeds, queries) array (a 1-d array is one seed); every side uses the same queries and
+    `clusters`. Replicate r of side k: draw its seeds with replacement, draw the question clusters with
+    replacement (the same draw for every side), and average the seeds' resampled query means.
+    """
+    rng = np.random.default_rng(seed)
+    split = [_by_seed(side, clusters) for side in sides]
+    n_clusters = split[0][0].shape[1]
+    cluster_w = _weights(rng.integers(0, n_clusters, size=(n_boot, n_clusters)), n_clusters)
+    out = []
+    for sums, counts in split:
+        n_seeds = sums.shape[0]
+        seed_w = _weights(rng.integers(0, n_seeds, size=(n_boot, n_seeds)), n_seeds)
+        per_seed = (cluster_w @ sums.T) / (cluster_w @ counts.T)  # (replicates, seeds)
+        out.append((seed_w * per_seed).sum(axis=1) / n_seeds)
+    return out
+
+
+def two_level_ci(values_by_seed: np.ndarray, clusters: np.ndarray, n_boot: int = 2000, seed: int = 0,
+                 level: float = 0.95) -> Interval:
+    """Percentile interval of the seed-mean of query means, resampling seeds and question clusters."""
+    (stats,) = two_level_replicates([values_by_seed], clusters, n_boot, seed)
+    tail = (1.0 - level) / 2.0
+    return Interval(_seed_mean(*_by_seed(values_by_seed, clusters)), float(np.quantile(stats, tail)),
+                    float(np.quantile(stats, 1.0 - tail)))
+
+
+@dataclass(frozen=True)
+class SeedComparison:
+    """a - b in seed-mean of query means, its two-level percentile interval and bootstrap p-value."""
+
+    difference: float
+    low: float
+    high: float
+    p_value: float
+
+
+def two_level_difference(a_by_seed: np.ndarray, b_by_seed: np.ndarray, clusters: np.ndarray, n_boot: int = 2000,
+                         seed: int = 0, level: float = 0.95) -> SeedComparison:
+    """Compare two strategies over their seeds and the same questions (either side may have one seed).
+
+    The p-value is the two-sided bootstrap one, (1 + replicates on the far side of 0) / (1 + replicates), doubled
+    and capped at 1, so p < 1 - level exactly when the percentile interval excludes 0 (up to the +1).
+    """
+    ra, rb = two_level_replicates([a_by_seed, b_by_seed], clusters, n_boot, seed)
+    diff = ra - rb
+    observed = _seed_mean(*_by_seed(a_by_seed, clusters)) - _seed_mean(*_by_seed(b_by_seed, clusters))
+    tail = (1.0 - level) / 2.0
+    side = min(np.count_nonzero(diff <= 0), np.count_nonzero(diff >= 0))
+    p = min(1.0, 2.0 * (1 + side) / (n_boot + 1))
+    return SeedComparison(float(observed), float(np.quantile(diff, tail)), float(np.quantile(diff, 1.0 - tail)),
+                          float(p))

@@ -10,9 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from polyret.evaluate.dev import DevSetConfig
 from polyret.noise.apply import NoiseConfig
 
-ProfileName = Literal["smoke", "quick", "full"]
+ProfileName = Literal["smoke", "quick", "standard", "full"]
 
 TRAINED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")
 BASE_STRATEGIES = ("zero_shot", *TRAINED_STRATEGIES)
@@ -40,6 +41,17 @@ class TrainBudget(BaseModel):
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
 
 
+class DevEval(BaseModel):
+    """Model selection without XQuAD-R: score the training model on dev/tatoeba every `every` steps."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    every: int = Field(ge=1, description="optimiser steps between two development scorings")
+    set: DevSetConfig = Field(default_factory=DevSetConfig)
+    keep_best: bool = Field(False, description="save the checkpoint with the best dev measure as the model")
+    measure: str = Field("mixed_mrr", description="the dev measure that picks the best checkpoint (higher wins)")
+
+
 class Profile(BaseModel):
     """The evaluation subset, grid and budget of one profile."""
 
@@ -57,6 +69,7 @@ class Profile(BaseModel):
     noise_eval: list[str] = Field(default_factory=lambda: ["all"],
                                   description="dialect specs of the robustness column (all: default dialects)")
     noise_eval_rate: float = Field(0.3, ge=0, le=1)
+    dev: DevEval | None = Field(None, description="development-set curve during training (None: none)")
 
 
 PROFILES: dict[str, Profile] = {
@@ -66,9 +79,37 @@ PROFILES: dict[str, Profile] = {
                                        languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
     # the default: all 11 languages on the DESIGN.md probe subset, one seed, a short fine-tune
     "quick": Profile(name="quick", articles=4),
+    # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: the arithmetic; not yet run)
+    "standard": Profile(name="standard", seeds=[0, 1],
+                        strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
+                        train=TrainBudget(steps=150, batch_size=16, checkpoint_every=30),
+                        dev=DevEval(every=30)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
     "full": Profile(name="full", seeds=[0, 1, 2],
                     strategies=[*DEFAULT_STRATEGIES, "x_x", "en_en", "hybrid+center", "x_y+center"],
                     train=TrainBudget(steps=2000, batch_size=64, lr=2e-5, query_max_length=64, passage_max_length=128,
                                       checkpoint_every=250)),
 }
+
+STANDARD_BUDGET = """Why `standard` trains 150 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
+
+Idle-machine costs measured on this 2-core machine (embedded mE5-small, float32):
+- whole-pool clean evaluation (26,021 distinct texts, exact search, every measure): 349 s (README, Results);
+- noised evaluation: 9,667 of the 13,021 distinct questions change at rate 0.3 and are re-encoded (the rest are
+  cache hits): 9,667 x 12.6 ms (328 s / 26,021 texts) + 10 s search = 132 s;
+- a training step of 16 pairs (48/96 tokens, word embeddings frozen), the slower of the two committed quick-study
+  runs (results/quick-study*, log.jsonl): x_x_mono 4.47 s, x_y 1.32 s, hybrid 2.11 s, hybrid+noise 2.25 s, mean
+  2.54 s. benchmarks/study_budget.py, run twice on the shared machine, put a step with passage positives at
+  0.61-0.73% of a whole-pool clean evaluation, i.e. 2.1-2.5 s against 349 s: the same range;
+- one development scoring (1,000 Tatoeba texts, each encoded as query and passage): at most 14 s (0.039 of a clean
+  evaluation in the same benchmark run, x 349 s);
+- per trained model, loading data and model and saving: 30 s (the README's 20-step run: 68 s in all).
+Per trained model: 30 + 150 x 2.54 + 6 dev scorings x 14 + 349 + 132 = 976 s. The zero-shot cells: 349 + 132 +
+Tatoeba means for +center (11,000 short texts, about 77 s) + 20 s of search = 578 s; the leakage check 12 s.
+Total: 8 x 976 + 578 + 12 = 8,398 s = 140 min, 10 min under the limit. Evaluation takes 8 x 481 s + 578 s = 74 min
+of it, training 51 min: steps are what the limit buys after evaluation, not a sign of convergence (the development
+curve shows whether it converged). If the controlled design makes every step cost x_x_mono's 4.47 s, 150 steps
+cost 8 x 290 s = 39 min more: cut to 100 steps. Halving the encoding time (int8) saves about 225 s per model,
+about 90 more steps each.
+Not yet run end to end: the 2.5 h are a prediction from the pieces above.
+"""

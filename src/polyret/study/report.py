@@ -13,6 +13,7 @@ from polyret.report.figures import pyplot, save_figure
 
 ALPHA = 0.05
 FIGURE = "study_mul_map.png"
+DEV_FIGURE = "study_dev_curves.png"
 
 
 def _code(version: dict[str, Any]) -> str:
@@ -55,9 +56,14 @@ def answer(summary: dict[str, Any]) -> list[str]:
     if not rows:
         return ["No cell finished, so there is no answer yet; see the failures below."]
     out = []
+    pooled_all = summary.get("across_seeds", [])
     for model in summary["models"]:
         mine = [r for r in rows if r["model"] == model]
         if not mine:
+            continue
+        pooled = [e for e in pooled_all if e["model"] == model]
+        if pooled:  # several seeds: the verdict must hold across them, so the answer rests on the pooled numbers
+            out.append(" ".join(_pooled_answer(model, mine, pooled, prof)))
             continue
         n_q = mine[0]["benchmark"]["n_queries"]
         langs = mine[0]["benchmark"]["languages"]
@@ -110,6 +116,65 @@ def answer(summary: dict[str, Any]) -> list[str]:
     return out
 
 
+def _seed_verdict(comparison: dict[str, Any], higher_is_better: bool = True, fmt: str = "+.3f") -> str:
+    """'reliably' only when the two-level interval excludes 0 and every seed's difference has the same sign."""
+    if comparison["holds_across_seeds"]:
+        better = (comparison["difference"] > 0) == higher_is_better
+        return "reliably better, in every seed" if better else "reliably worse, in every seed"
+    seeds = ", ".join("-" if d is None else f"{d:{fmt}}" for d in comparison["per_seed"])
+    return f"not established across seeds: per seed {seeds}"
+
+
+def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str, Any]],
+                   prof: dict[str, Any]) -> list[str]:
+    """The answer when trained strategies have several seeds: seed means, two-level intervals and tests."""
+    n_q = rows[0]["benchmark"]["n_queries"]
+    langs = rows[0]["benchmark"]["languages"]
+    seeds = sorted({s for e in pooled for s in e["seeds"]})
+    text = [f"**{model}** on {n_q} XQuAD-R queries ({len(langs)} languages, {prof['articles'] or 48} article(s)), "
+            f"{len(seeds)} training seeds ({', '.join(map(str, seeds))}), {prof['train']['steps']} steps of "
+            f"{prof['train']['batch_size']} pairs per trained cell, {prof['name']} profile. Trained strategies are "
+            f"the mean over their seeds; intervals and tests resample seeds and questions together (two-level "
+            f"bootstrap), and a difference is called reliable only if it also has the same sign in every seed."]
+    candidates = [(e["strategy"] + " (seed mean)", e["metrics"]["mul_map"], e["intervals"].get("mul_map"))
+                  for e in pooled if "mul_map" in e["metrics"]]
+    candidates += [(_label(r), r["metrics"]["mul_map"], r["intervals"].get("mul_map")) for r in rows
+                   if r["seed"] is None]
+    if candidates:
+        name, value, ci = max(candidates, key=lambda c: c[1])
+        text.append(f"Highest Mul mAP: **{name}**, {_fmt_ci(value, ci)}.")
+    by_strategy = {e["strategy"]: e for e in pooled}
+    focus = by_strategy.get("hybrid+noise") or by_strategy.get("hybrid")
+    if focus:
+        vs = focus["versus"]
+        parts = []
+        for baseline, name in (("x_x_mono", "x_x_mono (monolingual batches)"),
+                               ("x_y", "x_y (cross-lingual batches)"), ("zero_shot", "the model without fine-tuning"),
+                               ("zero_shot+center", "training-free language-mean centring"),
+                               ("hybrid", "hybrid batching without noise")):
+            if baseline in vs and "mul_map" in vs[baseline]:
+                c = vs[baseline]["mul_map"]
+                parts.append(f"against {name}: Mul mAP {_diff(c)} ({_seed_verdict(c)})")
+        if parts:
+            text.append(f"{focus['strategy']} reaches Mul mAP {focus['metrics']['mul_map']:.3f} over its seeds; "
+                        + "; ".join(parts) + ".")
+        mono = vs.get("x_x_mono", {})
+        if "mo_map" in mono and "rank_distance" in mono:
+            text.append(f"Its Mo mAP changes by {_diff(mono['mo_map'])} against x_x_mono "
+                        f"({_seed_verdict(mono['mo_map'])}), and its rank distance (lower is better) by "
+                        f"{_diff(mono['rank_distance'], '+.1f')} "
+                        f"({_seed_verdict(mono['rank_distance'], False, '+.1f')}).")
+    for strategy in ("x_y", "hybrid"):
+        entry = by_strategy.get(strategy)
+        if entry is None or entry is focus:
+            continue
+        c = entry["versus"].get("x_x_mono", {}).get("mul_map")
+        if c:
+            text.append(f"{strategy} against x_x_mono: Mul mAP {_diff(c)} ({_seed_verdict(c)}).")
+    text.append("Seed-by-seed comparisons and the robustness to dialectal query noise are in the sections below.")
+    return text
+
+
 def _across_seeds(rows: list[dict[str, Any]], seeds: list[int]) -> list[str]:
     """Does a comparison hold seed after seed? One line per (strategy, baseline) of the answer's focus."""
     out = []
@@ -160,6 +225,68 @@ def study_figure(summary: dict[str, Any], path: Path) -> bool:
     return True
 
 
+def _across_seeds_section(summary: dict[str, Any]) -> list[str]:
+    pooled = summary.get("across_seeds", [])
+    if not pooled:
+        return []
+    lines = ["", "## Across seeds", "",
+             "Trained strategies as the mean over their seeds. Intervals: 95% two-level bootstrap (2,000 replicates; "
+             "each draws the seeds with replacement, then the questions with replacement, all languages of a "
+             "question together). Differences: seed-mean minus the baseline's seed-mean (zero-shot baselines have "
+             "no seed), two-level interval and bootstrap p; 'holds' = the interval excludes 0 and every seed's "
+             "paired difference has the same sign.", "",
+             "| strategy | seeds | Mo mAP | Cr mAP | Mul mAP | rank distance | Mul vs x_x_mono | Mul vs x_y |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def versus(entry: dict[str, Any], baseline: str) -> str:
+        c = entry["versus"].get(baseline, {}).get("mul_map")
+        return "-" if not c else _diff(c) + (", holds" if c["holds_across_seeds"] else ", does not hold")
+
+    for e in pooled:
+        m, ci = e["metrics"], e["intervals"]
+        cell = {k: (_fmt_ci(m[k], ci.get(k), ".1f" if k == "rank_distance" else ".3f") if k in m else "-")
+                for k in ("mo_map", "cr_map", "mul_map", "rank_distance")}
+        lines.append(f"| {e['strategy']} | {', '.join(map(str, e['seeds']))} | {cell['mo_map']} | {cell['cr_map']} | "
+                     f"{cell['mul_map']} | {cell['rank_distance']} | {versus(e, 'x_x_mono')} | {versus(e, 'x_y')} |")
+    done = [r for r in summary["cells"] if r["status"] == "done"]
+    tallies = []
+    for model in summary["models"]:
+        mine = [r for r in done if r["model"] == model]
+        tallies += _across_seeds(mine, sorted({r["seed"] for r in mine if r["seed"] is not None}))
+    if tallies:
+        lines += ["", "Seed by seed (each seed's own paired test, questions only):", ""] + [f"- {t}" for t in tallies]
+    return lines
+
+
+def _dev_section(summary: dict[str, Any], output: Path | None) -> list[str]:
+    """Model selection without XQuAD-R: each trained cell's dev/tatoeba curve (first, best and last point)."""
+    from polyret.evaluate.dev_curve import curve_figure
+
+    rows = [r for r in summary["cells"] if r["status"] == "done" and r.get("dev_curve") and not r["transform"]]
+    if not rows:
+        return []
+    first = rows[0]["dev_curve"]
+    measure = first["measure"]
+    chosen = " and its weights are the model" if first["keep_best"] else " (reported only; the model is the last step)"
+    lines = ["", "## Development set (model selection, never XQuAD-R)", "",
+             f"dev/tatoeba translation retrieval in one mixed pool ({first['dev_set']['pairs']} sentence pairs, "
+             f"10 languages with English), scored every {first['every']} steps; `{measure}` picks the best step"
+             f"{chosen}"
+             ". Same-language top-1: share of texts whose nearest neighbour is in their own language.", "",
+             f"| cell | {measure} at step 0 | best (step) | last (step) | same-language top-1 first / last |",
+             "|---|---|---|---|---|"]
+    for row in rows:
+        c = row["dev_curve"]
+        p0, pl = c["points"][0], c["points"][-1]
+        lines.append(f"| {_label(row)} | {p0[measure]:.3f} | {c['best'][measure]:.3f} ({c['best']['step']}) | "
+                     f"{pl[measure]:.3f} ({pl['step']}) | {p0['same_language_top1']:.3f} / "
+                     f"{pl['same_language_top1']:.3f} |")
+    if output is not None:
+        curve_figure([(_label(r), r["dev_curve"]["points"]) for r in rows], output / DEV_FIGURE, measure)
+        lines += ["", f"![development curves]({DEV_FIGURE})"]
+    return lines
+
+
 def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     prof = summary["profile"]
     rows = summary["cells"]
@@ -189,6 +316,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
             f"{_fmt_ci(m['rank_distance'], ci.get('rank_distance'), '.1f')} | "
             f"{'-' if share is None else f'{share:.3f}'} | {_diff(vs.get('x_x_mono', {}).get('mul_map'))} | "
             f"{_diff(vs.get('x_y', {}).get('mul_map'))} |")
+    lines += _across_seeds_section(summary)
     if output is not None and study_figure(summary, output / FIGURE):
         lines += ["", f"![Mul mAP per cell]({FIGURE})"]
     lines += ["", "## Every paired comparison", "",
@@ -235,6 +363,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
             lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
                          f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
                          f"{t['final_loss']:.3f} | {t['step_seconds']} |")
+    lines += _dev_section(summary, output)
     if summary.get("leakage"):
         leak = summary["leakage"]
         lines += ["", f"Zero-shot check: {leak['training_texts']:,} training texts against {leak['evaluation_texts']:,}"

@@ -14,7 +14,7 @@ import numpy as np
 
 from polyret.errors import PolyretError
 from polyret.provenance import code_version
-from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test
+from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test, two_level_ci, two_level_difference
 from polyret.study.grid import Cell
 from polyret.study.profiles import Profile
 from polyret.train.config import read_saved_config
@@ -84,6 +84,20 @@ def _training(out: Path) -> dict[str, Any] | None:
             "noised_texts": sum(n["changed"] for n in noised) if noised else None}
 
 
+def dev_curve_summary(out: Path) -> dict[str, Any] | None:
+    """The training run's development curve (evaluate.dev_curve), reduced to what the report shows."""
+    from polyret.evaluate.dev_curve import CURVE, FIGURE
+
+    saved = _read(out / CURVE)
+    if saved is None or not saved.get("points"):
+        return None
+    measure = saved["measure"]
+    keep = ("step", measure, "same_language_top1", "pair_accuracy")
+    return {"measure": measure, "every": saved["every"], "keep_best": saved["keep_best"], "best": saved["best"],
+            "points": [{k: p[k] for k in keep} for p in saved["points"]], "dev_set": saved["dev_set"],
+            "figure": str(out / FIGURE)}
+
+
 def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], profile: Profile,
             models: list[str], extras: dict[str, Path], leakage: dict[str, Any] | None) -> dict[str, Any]:
     """The study summary (OUT/results.json)."""
@@ -116,6 +130,9 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
         row["failed_parts"] = info.get("failed_parts", {})
         if cell.trains:
             row["training"] = _training(output / "train" / cell.training_slug)
+            curve = dev_curve_summary(output / "train" / cell.training_slug)
+            if curve is not None:  # only runs that scored the development set have one
+                row["dev_curve"] = curve
         noised = _read(cell_dir / "noised" / "results.json")
         if noised is not None:
             noised_pq[cell.slug] = noised["metrics"]["per_query"]
@@ -156,7 +173,67 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
         if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
             # "do they add up?": the transform on top of the same model
             row["versus"][row["base"]] = paired(clean_pq[row["cell"]], clean_pq[untransformed])
-    return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
-            "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
-            "code_version": code_version(), "output": str(output)}
+    out = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
+           "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
+           "code_version": code_version(), "output": str(output)}
+    pooled = across_seeds(rows, clean_pq)
+    if pooled:  # only with several seeds: a single-seed summary stays as it was
+        out["across_seeds"] = pooled
+    return out
+
+
+def _stack(slugs: list[str], per_query: dict[str, dict[str, Any]], key: str) -> np.ndarray:
+    return np.stack([_array(per_query[slug], key) for slug in slugs])
+
+
+def across_seeds(rows: list[dict[str, Any]], clean_pq: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per (model, strategy) with two or more finished seeds: seed-mean metrics with two-level intervals, and
+    two-level comparisons with every baseline (zero-shot ones have one 'seed'). A comparison `holds_across_seeds`
+    when its two-level interval excludes 0 and every same-seed paired difference has the same sign.
+    """
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] == "done" and row["cell"] in clean_pq:
+            groups.setdefault((row["model"], row["strategy"]), []).append(row)
+    out = []
+    for (model, strategy), mine in groups.items():
+        seeds = [r["seed"] for r in mine]
+        if len(mine) < 2 or None in seeds:
+            continue
+        slugs = [r["cell"] for r in mine]
+        ids = clean_pq[slugs[0]]["query_ids"]
+        if any(clean_pq[s]["query_ids"] != ids for s in slugs):
+            raise PolyretError(f"across seeds: the seeds of {strategy} were evaluated on different queries")
+        clusters = clusters_from_ids(ids)
+        entry: dict[str, Any] = {"model": model, "strategy": strategy, "seeds": seeds, "cells": slugs,
+                                 "metrics": {}, "intervals": {}, "versus": {}}
+        for metric, key in PER_QUERY_MEASURES.items():
+            values = _stack(slugs, clean_pq, key)
+            if np.all(np.isnan(values)):
+                continue
+            ci = two_level_ci(values, clusters)
+            entry["metrics"][metric], entry["intervals"][metric] = ci.mean, [ci.low, ci.high]
+        for baseline in BASELINES:
+            theirs = groups.get((model, baseline), [])
+            if baseline == strategy or not theirs:
+                continue
+            if strategy in BASELINES and BASELINES.index(strategy) < BASELINES.index(baseline):
+                continue  # the same pairs as the per-seed comparisons
+            other = [r["cell"] for r in theirs]
+            if any(clean_pq[s]["query_ids"] != ids for s in other):
+                raise PolyretError(f"across seeds: {strategy} and {baseline} were evaluated on different queries")
+            comparisons = {}
+            for metric, key in PER_QUERY_MEASURES.items():
+                a, b = _stack(slugs, clean_pq, key), _stack(other, clean_pq, key)
+                if np.all(np.isnan(a)) or np.all(np.isnan(b)):
+                    continue
+                c = two_level_difference(a, b, clusters)
+                per_seed = [r["versus"].get(baseline, {}).get(metric, {}).get("difference") for r in mine]
+                excludes_zero = c.low > 0 or c.high < 0
+                same_sign = all(d is not None and np.sign(d) == np.sign(c.difference) for d in per_seed)
+                comparisons[metric] = {"difference": c.difference, "ci": [c.low, c.high], "p_value": c.p_value,
+                                       "per_seed": per_seed, "holds_across_seeds": bool(excludes_zero and same_sign)}
+            entry["versus"][baseline] = comparisons
+        out.append(entry)
+    return out
