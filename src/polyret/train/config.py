@@ -28,7 +28,7 @@ class TrainConfig(BaseModel):
     per_example_pairs: bool = Field(False, description="x_y: draw the language pair per example, not per batch")
     steps: int = Field(100, ge=1)
     batch_size: int = Field(16, ge=2, description="pairs per optimiser step across all ranks")
-    grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step (each batch_size/grad_accum)")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step (each batch_size/grad_accum), gradient-cached")
     lr: float = Field(2e-5, gt=0.0)
     weight_decay: float = Field(0.01, ge=0.0)
     warmup_steps: int = Field(-1, description="-1: 10% of steps")
