@@ -82,7 +82,7 @@ PROFILES: dict[str, Profile] = {
     # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: the arithmetic; not yet run)
     "standard": Profile(name="standard", seeds=[0, 1],
                         strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
-                        train=TrainBudget(steps=150, batch_size=16, checkpoint_every=30),
+                        train=TrainBudget(steps=120, batch_size=16, checkpoint_every=30),
                         dev=DevEval(every=30)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
     "full": Profile(name="full", seeds=[0, 1, 2],
@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
                                       checkpoint_every=250)),
 }
 
-STANDARD_BUDGET = """Why `standard` trains 150 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
+STANDARD_BUDGET = """Why `standard` trains 120 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
 
 Idle-machine costs measured on this 2-core machine (embedded mE5-small, float32):
 - whole-pool clean evaluation (26,021 distinct texts, exact search, every measure): 349 s (README, Results);
@@ -99,17 +99,17 @@ Idle-machine costs measured on this 2-core machine (embedded mE5-small, float32)
   cache hits): 9,667 x 12.6 ms (328 s / 26,021 texts) + 10 s search = 132 s;
 - a training step of 16 pairs (48/96 tokens, word embeddings frozen), the slower of the two committed quick-study
   runs (results/quick-study*, log.jsonl): x_x_mono 4.47 s, x_y 1.32 s, hybrid 2.11 s, hybrid+noise 2.25 s, mean
-  2.54 s. benchmarks/study_budget.py, run twice on the shared machine, put a step with passage positives at
-  0.61-0.73% of a whole-pool clean evaluation, i.e. 2.1-2.5 s against 349 s: the same range;
-- one development scoring (1,000 Tatoeba texts, each encoded as query and passage): at most 14 s (0.039 of a clean
-  evaluation in the same benchmark run, x 349 s);
+  2.54 s;
+- one development scoring (1,000 Tatoeba texts, each encoded as query and passage): about 14 s (7-19 s);
 - per trained model, loading data and model and saving: 30 s (the README's 20-step run: 68 s in all).
-Per trained model: 30 + 150 x 2.54 + 6 dev scorings x 14 + 349 + 132 = 976 s. The zero-shot cells: 349 + 132 +
+Per trained model: 30 + 120 x 2.54 + 5 dev scorings x 14 + 349 + 132 = 886 s. The zero-shot cells: 349 + 132 +
 Tatoeba means for +center (11,000 short texts, about 77 s) + 20 s of search = 578 s; the leakage check 12 s.
-Total: 8 x 976 + 578 + 12 = 8,398 s = 140 min, 10 min under the limit. Evaluation takes 8 x 481 s + 578 s = 74 min
-of it, training 51 min: steps are what the limit buys after evaluation, not a sign of convergence (the development
-curve shows whether it converged). If the controlled design makes every step cost x_x_mono's 4.47 s, 150 steps
-cost 8 x 290 s = 39 min more: cut to 100 steps. Halving the encoding time (int8) saves about 225 s per model,
-about 90 more steps each.
-Not yet run end to end: the 2.5 h are a prediction from the pieces above.
+Total: 8 x 886 + 578 + 12 = 7,678 s = 128 min. benchmarks/study_budget.py, run three times on the shared machine
+(39-60% of a core for the job), put a step at 0.24-0.78% (question pairs) and 0.61-1.02% (passage pairs) of a
+whole-pool clean evaluation and a development scoring at 2-5.4% of one: at the top of those ranges (3.15 s a step,
+19 s a scoring) the total is 141 min, still under the limit; 150 steps would then take 156 min. Evaluation takes
+8 x 481 s + 578 s = 74 min, training 41-50 min: steps are what the limit buys after evaluation, not a sign of
+convergence (the development curve shows how far from converged it is). If the controlled design makes every step
+cost x_x_mono's 4.47 s, cut to 90 steps. Halving the encoding time (int8) saves about 225 s per model, about 90
+more steps each. Not yet run end to end: the 2.5 h are a prediction from the pieces above.
 """
