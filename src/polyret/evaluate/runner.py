@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from polyret.data.benchmark import RetrievalBenchmark
 from polyret.data.generic import load_generic
 from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
+from polyret.evaluate.config import SAVED_CONFIG, EvaluateConfig
 from polyret.evaluate.metrics import RetrievalMetrics, compute_metrics, cross_check, write_trec_run
 from polyret.evaluate.search import exact_search
 from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
@@ -25,35 +26,14 @@ from polyret.noise.apply import QueryNoise
 from polyret.noise.tables import parse_spec
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
-from polyret.report.io import write_json_atomic
+from polyret.report.io import write_json_atomic, write_text_atomic
 
 STATS_FILE = "transform_stats.npz"
-RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png")
+RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png",
+                SAVED_CONFIG)
 
 
-@dataclass
-class EvaluationOptions:
-    """Everything besides the model that decides a result; saved verbatim in results.json."""
-
-    benchmark: str = "xquad-r"
-    data_dir: Path = Path("../shared/data")
-    languages: list[str] | None = None
-    articles: int | None = None
-    candidate_context: bool = False
-    top_k: int = 100
-    trec_run: bool = False
-    transform: str | None = None  # center or subspace[:k]: a training-free language-bias baseline
-    transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
-    allow_oracle: bool = False
-    transform_max_per_language: int = 500
-    query_noise: list[str] | None = None  # DIALECT_SPEC:RATE, e.g. ar-egy:0.3 or all:0.2 (see polyret.noise)
-    noise_seed: int = 0
-    robustness: bool = False  # sweep the query-noise rate and write robustness.json / .png
-    robustness_dialects: list[str] | None = None  # default: every language's default dialect
-    robustness_rates: list[float] | None = None  # default: 0, 0.1, 0.2, 0.3, 0.5
-
-
-def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
+def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
     """XQuAD-R by name (under data_dir), or any generic-format directory by path."""
     if options.benchmark == "xquad-r":
         return load_xquad_r(options.data_dir, options.languages, options.articles, options.candidate_context)
@@ -65,27 +45,17 @@ def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
     return load_generic(path, options.languages)
 
 
-def transform_spec(options: EvaluationOptions) -> TransformSpec | None:
-    """The parsed transform, or None; raises on bad or unlabelled-oracle options before any work is done."""
+def transform_spec(options: EvaluateConfig) -> TransformSpec | None:
+    """The parsed transform, or None; raises on a bad or unlabelled-oracle transform before any work is done."""
     if options.transform is None:
-        if options.transform_source is not None or options.allow_oracle:
-            raise PolyretError("--transform-source / --allow-oracle need --transform")
         return None
-    if options.transform_max_per_language < 1:
-        raise PolyretError("--transform-max-per-language must be at least 1")
     return parse_transform(options.transform, options.transform_source, options.allow_oracle)
 
 
-def query_noise(options: EvaluationOptions) -> QueryNoise | None:
-    """The parsed --query-noise plan; raises on a bad spec before any work is done."""
-    if options.robustness and options.query_noise:
-        raise PolyretError("--robustness sweeps its own query noise; leave out --query-noise")
-    if options.robustness:
-        for rate in options.robustness_rates or []:
-            if not 0.0 <= rate <= 1.0:
-                raise PolyretError(f"--robustness-rates: {rate} is outside [0, 1]")
-        for spec in options.robustness_dialects or []:
-            parse_spec(spec)  # an unknown language or dialect fails here, before any work
+def query_noise(options: EvaluateConfig) -> QueryNoise | None:
+    """The parsed query-noise plan; raises on a bad dialect spec before any work is done."""
+    for spec in options.robustness_dialects or [] if options.robustness else []:
+        parse_spec(spec)  # an unknown language or dialect fails here, before any work
     if not options.query_noise:
         return None
     return QueryNoise.parse(options.query_noise, options.noise_seed)
@@ -134,7 +104,7 @@ def encode_benchmark(
     return queries, cands, stats
 
 
-def read_source_texts(spec: TransformSpec, options: EvaluationOptions, languages: list[str]) -> dict[str, list[str]]:
+def read_source_texts(spec: TransformSpec, options: EvaluateConfig, languages: list[str]) -> dict[str, list[str]]:
     """The source's texts per language (none for the oracle); read before encoding, so a gap fails fast."""
     if spec.oracle:
         return {}
@@ -143,7 +113,7 @@ def read_source_texts(spec: TransformSpec, options: EvaluationOptions, languages
 
 
 def estimate_transform_stats(
-    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
     source_texts: dict[str, list[str]], queries: np.ndarray, cands: np.ndarray, console: Console,
 ) -> tuple[LanguageMeans, dict[str, Any]]:
     """Per-role language means for the evaluation set's languages, from the named source (see transforms.py)."""
@@ -179,7 +149,7 @@ def _index_arrays(bench: RetrievalBenchmark) -> tuple[list[str], np.ndarray, np.
 def evaluate(
     bench: RetrievalBenchmark,
     encoder: Encoder,
-    options: EvaluationOptions,
+    options: EvaluateConfig,
     output: Path,
     console: Console | None = None,
 ) -> dict[str, Any]:
@@ -232,7 +202,7 @@ def evaluate(
             "files_sha256": bench.files,
             **bench.options,
         },
-        "options": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "options": {**options.evaluation_options(),
                     "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
         "transform": transform_section,
         "query_noise": noise_section,
@@ -255,6 +225,8 @@ def evaluate(
         result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
                                            cand_lang, langs, metrics, output, console)
         result["timing"]["robustness_seconds"] = round(time.perf_counter() - t0, 2)
+    saved = options.with_encoder(encoder.options).model_copy(update={"output": output})
+    write_text_atomic(output / SAVED_CONFIG, saved.to_yaml())  # `--config` this file to repeat the run
     write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
     return result
 
@@ -263,7 +235,7 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
                 spec: TransformSpec | None, stats: LanguageMeans | None, cands: np.ndarray,
                 relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
                 clean: RetrievalMetrics, output: Path, console: Console) -> dict[str, Any]:
