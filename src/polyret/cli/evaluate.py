@@ -30,7 +30,8 @@ def evaluate(
     max_length: Optional[int] = typer.Option(None, help="token limit (default: model's, else 512)"),
     batch_size: Optional[int] = typer.Option(None, help="texts per forward pass (32)"),
     device: Optional[str] = typer.Option(None, help="auto (default), cpu or cuda[:N]"),
-    dtype: Optional[str] = typer.Option(None, help="float32 (default), float16 or bfloat16"),
+    dtype: Optional[str] = typer.Option(None, help="float32 (default), float16, bfloat16 or int8 "
+                                         "(Linear layers quantised, CPU only)"),
     trec_run: Optional[bool] = typer.Option(None, help="also write run.trec (top-k per query)"),
     top_k: Optional[int] = typer.Option(None, help="depth of the stored top-k ranking (100, at least 10)"),
     overwrite: bool = typer.Option(False, help="replace results already in --output"),
@@ -53,15 +54,39 @@ def evaluate(
 ) -> None:
     """Zero-shot retrieval evaluation with language-bias measures (LAReQA protocol on XQuAD-R)."""
     overrides: dict[str, Any] = {k: v for k, v in locals().items() if k not in {"config", "overwrite"}}
+    import torch.distributed
+
     from polyret.evaluate.config import load_config
+    from polyret.evaluate.sharding import from_environment, rank_device
+    from polyret.model.encoder import Encoder
+
+    if config is None and data_dir is None:
+        overrides["data_dir"] = default_data_dir()
+    cfg = load_config(config, overrides)
+    sharding = from_environment(cfg.device)  # under torchrun: rank 0 evaluates, the others only encode
+    if sharding is not None:
+        cfg = cfg.model_copy(update={"device": rank_device(sharding, cfg.device)})
+        if sharding.rank > 0:
+            worker = Encoder(cfg.encoder_options())
+            try:
+                sharding.serve(worker)
+            finally:
+                torch.distributed.destroy_process_group()
+            return
+    try:
+        _evaluate(cfg, overwrite, sharding)
+    finally:
+        if sharding is not None:
+            sharding.stop()
+            torch.distributed.destroy_process_group()
+
+
+def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     from polyret.evaluate.runner import evaluate as run_eval, load_benchmark, prepare_output, query_noise as noise_plan
     from polyret.evaluate.runner import transform_spec
     from polyret.model.encoder import Encoder
     from polyret.report.tables import print_summary
 
-    if config is None and data_dir is None:
-        overrides["data_dir"] = default_data_dir()
-    cfg = load_config(config, overrides)
     if cfg.output is None:
         raise PolyretError("option 'output': required (--output DIR, or output: in the --config file)")
     output = cfg.output
@@ -70,8 +95,10 @@ def evaluate(
     bench = load_benchmark(cfg)  # all input errors surface before any output is touched
     prepare_output(output, overwrite)
     encoder = Encoder(cfg.encoder_options())
+    encoder.sharding = sharding
+    ranks = "" if sharding is None else f", sharded over {sharding.world} {sharding.backend} ranks"
     console.print(f"[bold]{bench.name}[/]: {len(bench.queries)} queries, {len(bench.candidates)} candidates, "
-                  f"languages {','.join(bench.languages)}; model {cfg.model} on {encoder.device}")
+                  f"languages {','.join(bench.languages)}; model {cfg.model} on {encoder.device}{ranks}")
     result = run_eval(bench, encoder, cfg, output, console)
     print_summary(result, Console())
     console.print(f"results: {output / 'results.json'}")

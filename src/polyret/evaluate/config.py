@@ -19,7 +19,7 @@ from polyret.model.loading import DEFAULT_MODEL
 from polyret.options import comma_list
 
 SAVED_CONFIG = "evaluate_config.yaml"
-DTYPES = ("float32", "float16", "bfloat16")
+DTYPES = ("float32", "float16", "bfloat16", "int8")
 POOLINGS = ("mean", "cls")
 ENCODER_FIELDS = ("model", "pooling", "query_prefix", "passage_prefix", "max_length", "batch_size", "device",
                   "dtype", "cache_dir")

@@ -77,6 +77,7 @@ def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], 
                           label: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Encode each (texts, role) job through the cache, with one progress bar over the texts not yet cached."""
     todo = sum(encoder.count_missing(texts, role) for texts, role in jobs)
+    here_before = 0 if encoder.sharding is None else encoder.sharding.texts_here
     start = time.perf_counter()
     columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
                TimeElapsedColumn(), TimeRemainingColumn())
@@ -89,7 +90,10 @@ def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], 
     seconds = time.perf_counter() - start
     stats = {"texts_encoded": todo, "encode_seconds": round(seconds, 2),
              "texts_per_second": round(todo / seconds, 2) if todo and seconds > 0 else None,
-             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs)}
+             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs),
+             "ranks": 1 if encoder.sharding is None else encoder.sharding.world}
+    if encoder.sharding is not None:
+        stats["texts_encoded_on_rank_0"] = encoder.sharding.texts_here - here_before
     return arrays, stats
 
 
