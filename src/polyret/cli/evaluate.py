@@ -33,6 +33,8 @@ def evaluate(
     dtype: Optional[str] = typer.Option(None, help="float32 (default), float16, bfloat16 or int8 "
                                          "(Linear layers quantised, CPU only)"),
     trec_run: Optional[bool] = typer.Option(None, help="also write run.trec (top-k per query)"),
+    search: Optional[str] = typer.Option(None, help="exact (default: every measure, exact ranks), faiss-flat or "
+                                         "faiss-hnsw (top-k measures only)"),
     top_k: Optional[int] = typer.Option(None, help="depth of the stored top-k ranking (100, at least 10)"),
     overwrite: bool = typer.Option(False, help="replace results already in --output"),
     cache_dir: Optional[Path] = typer.Option(None, help="embedding cache (default $POLYRET_CACHE/embeddings)"),
@@ -100,5 +102,9 @@ def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     console.print(f"[bold]{bench.name}[/]: {len(bench.queries)} queries, {len(bench.candidates)} candidates, "
                   f"languages {','.join(bench.languages)}; model {cfg.model} on {encoder.device}{ranks}")
     result = run_eval(bench, encoder, cfg, output, console)
-    print_summary(result, Console())
+    if result["search"]["engine"] == "exact":
+        print_summary(result, Console())
+    else:
+        console.print(f"{result['search']['faiss']} top {result['search']['k']}: "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in result["metrics"].items()))
     console.print(f"results: {output / 'results.json'}")

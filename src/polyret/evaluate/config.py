@@ -8,7 +8,7 @@ repeats a run. The study builds one per cell (polyret.study.grid.cell_options).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -52,6 +52,8 @@ class EvaluateConfig(BaseModel):
     candidate_context: bool = False
     top_k: int = Field(100, ge=10, description="depth of the stored top-k ranking")
     trec_run: bool = False
+    search: Literal["exact", "faiss-flat", "faiss-hnsw"] = Field(
+        "exact", description="exact: every LAReQA measure; faiss-*: top-k measures only (see evaluate/topk.py)")
     transform: str | None = None  # center or subspace[:k]: a training-free language-bias baseline
     transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
     allow_oracle: bool = False
@@ -112,6 +114,9 @@ class EvaluateConfig(BaseModel):
     def _consistent(self) -> "EvaluateConfig":
         if self.transform is None and (self.transform_source is not None or self.allow_oracle):
             raise ValueError("--transform-source / --allow-oracle need --transform")
+        if self.search != "exact" and (self.robustness or self.transform is not None):
+            raise ValueError(f"--search {self.search} gives top-k measures only; --robustness and --transform "
+                             "need --search exact")
         if self.robustness and self.query_noise:
             raise ValueError("--robustness sweeps its own query noise; leave out --query-noise")
         return self

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
@@ -73,6 +75,24 @@ def prepare_output(output: Path, overwrite: bool) -> None:
         (output / name).unlink()
 
 
+MEMMAP_BYTES = 256 * 2**20
+"""Embedding matrices above this size live in a memory-mapped file (a 1M x 384 pool is 1.5 GB)."""
+
+
+def pool_array(encoder: Encoder, n: int) -> np.ndarray | None:
+    """None (a plain array) for small matrices; above MEMMAP_BYTES an unlinked temporary file mapped into memory,
+    beside the embedding cache, so the pool's pages can leave RAM and it is never held twice."""
+    if n * encoder.dim * 4 <= MEMMAP_BYTES:
+        return None
+    root = Path(encoder.cache().path).parent
+    handle, name = tempfile.mkstemp(prefix="pool-", suffix=".f32", dir=root)
+    os.close(handle)
+    try:
+        return np.memmap(name, dtype=np.float32, mode="w+", shape=(n, encoder.dim))
+    finally:
+        os.unlink(name)  # the mapping keeps the data; the file goes when the array does
+
+
 def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], console: Console,
                           label: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Encode each (texts, role) job through the cache, with one progress bar over the texts not yet cached."""
@@ -86,7 +106,8 @@ def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], 
         def advance(n: int) -> None:
             bar.advance(task, n)
 
-        arrays = [encoder.encode(texts, role, progress=advance) for texts, role in jobs]
+        arrays = [encoder.encode(texts, role, progress=advance, out=pool_array(encoder, len(texts)))
+                  for texts, role in jobs]
     seconds = time.perf_counter() - start
     stats = {"texts_encoded": todo, "encode_seconds": round(seconds, 2),
              "texts_per_second": round(todo / seconds, 2) if todo and seconds > 0 else None,
@@ -186,28 +207,21 @@ def evaluate(
             "source_encoding": source_encoding, "seconds": round(time.perf_counter() - t0, 2),
         }
     langs, query_lang, cand_lang, relevant = _index_arrays(bench)
+    if options.search != "exact":
+        return _evaluate_topk(bench, encoder, options, output, queries, cands, relevant, encode_stats, started,
+                              noise_section)
     t0 = time.perf_counter()
-    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k,
+                         device=encoder.device)
     metrics = compute_metrics(ranks, query_lang, cand_lang, langs, query_ids=[q.id for q in bench.queries])
     search_seconds = time.perf_counter() - t0
     metric_dict = metrics.to_dict(per_query=True)
     cross = cross_check(ranks, metrics)
     result = {
-        "polyret_result_version": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "metrics": metric_dict,
+        **_identity(bench, encoder, options, metric_dict),
         "library_cross_check": cross,
-        "model": encoder.describe(),
-        "benchmark": {
-            "name": bench.name,
-            "n_queries": len(bench.queries),
-            "n_candidates": len(bench.candidates),
-            "languages": langs,
-            "files_sha256": bench.files,
-            **bench.options,
-        },
-        "options": {**options.evaluation_options(),
-                    "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
+        "search": {"engine": "exact", "device": str(encoder.device),
+                   "path": "torch" if encoder.device.type == "cuda" else "numpy"},
         "transform": transform_section,
         "query_noise": noise_section,
         "code_version": code_version(),
@@ -229,9 +243,63 @@ def evaluate(
         result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
                                            cand_lang, langs, metrics, output, console)
         result["timing"]["robustness_seconds"] = round(time.perf_counter() - t0, 2)
+    _save(output, options, encoder, result)
+    return result
+
+
+def _identity(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
+              metrics: dict[str, Any]) -> dict[str, Any]:
+    """The head of every results.json: version, time, metrics, and what was evaluated how."""
+    return {
+        "polyret_result_version": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metrics": metrics,
+        "model": encoder.describe(),
+        "benchmark": {
+            "name": bench.name,
+            "n_queries": len(bench.queries),
+            "n_candidates": len(bench.candidates),
+            "languages": bench.languages,
+            "files_sha256": bench.files,
+            **bench.options,
+        },
+        "options": {**options.evaluation_options(),
+                    "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
+    }
+
+
+def _save(output: Path, options: EvaluateConfig, encoder: Encoder, result: dict[str, Any]) -> None:
     saved = options.with_encoder(encoder.options).model_copy(update={"output": output})
     write_text_atomic(output / SAVED_CONFIG, saved.to_yaml())  # `--config` this file to repeat the run
     write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
+
+
+def _evaluate_topk(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig, output: Path,
+                   queries: np.ndarray, cands: np.ndarray, relevant: list[np.ndarray], encode_stats: dict[str, Any],
+                   started: float, noise_section: dict[str, Any] | None) -> dict[str, Any]:
+    """--search faiss-*: the top k through faiss and the measures it supports; no per-language ranks."""
+    from polyret.evaluate.topk import faiss_topk, topk_measures
+
+    t0 = time.perf_counter()
+    top = faiss_topk(queries, cands, options.top_k, index=options.search.split("-", 1)[1])
+    metrics = topk_measures(top, relevant)
+    search_seconds = time.perf_counter() - t0
+    result = {
+        **_identity(bench, encoder, options, metrics),
+        "search": {"engine": options.search, **top.index,
+                   "note": "top-k measures only; Mo/Cr/Mul mAP and rank distance need --search exact"},
+        "query_noise": noise_section,
+        "code_version": code_version(),
+        "environment": environment(),
+        "timing": {**encode_stats, "search_seconds": round(search_seconds, 2),
+                   "total_seconds": round(time.perf_counter() - started, 2)},
+    }
+    if options.trec_run:
+        with open(output / "run.trec", "w", encoding="utf-8") as f:
+            for q, row, scores in zip(bench.queries, top.indices.tolist(), top.scores.tolist()):
+                f.writelines(f"{q.id} Q0 {bench.candidates[c].id} {r} {s!r} {encoder.options.model}\n"
+                             for r, (c, s) in enumerate(zip(row, scores), 1) if c >= 0)
+    _save(output, options, encoder, result)
     return result
 
 
@@ -252,7 +320,8 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateCo
                                               "noised queries")
         if spec is not None and stats is not None:
             vectors = apply_transform(spec, stats, vectors, [q.lang for q in queries], "query")
-        ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+        ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k,
+                             device=encoder.device)
         return by_language(compute_metrics(ranks, query_lang, cand_lang, langs))
 
     def by_language(metrics: RetrievalMetrics) -> tuple[np.ndarray, dict[str, float]]:
