@@ -46,3 +46,42 @@ def test_cli_names_the_dtype(tiny_models: dict[str, Path], tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     res = json.loads((out / "results.json").read_text())
     assert res["model"]["dtype"] == "int8" and res["options"]["encoder"]["dtype"] == "int8"
+
+
+def test_bfloat16_stays_close_and_the_study_default_follows_the_cpu(tiny_models: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    from polyret.evaluate.config import evaluation_dtype
+    from polyret.model.quantize import native_bfloat16
+
+    fp32 = Encoder(EncoderOptions(model=str(tiny_models["bert"]), cache_dir=tmp_path))
+    bf16 = Encoder(EncoderOptions(model=str(tiny_models["bert"]), cache_dir=tmp_path, dtype="bfloat16"))
+    a, b = fp32.encode(TEXTS, "passage", use_cache=False), bf16.encode(TEXTS, "passage", use_cache=False)
+    assert b.dtype == np.float32 and np.sum(a * b, axis=1).min() > 0.99 and not np.array_equal(a, b)
+    assert evaluation_dtype("cpu") == ("bfloat16" if native_bfloat16() else "float32")
+
+
+HEADLINE = ("mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "mul_ndcg_at_10", "mul_r_at_10", "mul_mrr")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["bfloat16"])  # int8 fails these bounds on the whole XQuAD-R (README, Evaluate)
+def test_reduced_precision_agrees_with_float32_on_a_real_subset(data_dir: Path, tmp_path: Path, dtype: str) -> None:
+    """Embedded mE5-small, first XQuAD-R article, all 11 languages: the gate's bounds (0.003, rank distance 2%)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from polyret.cli import app
+
+    results = {}
+    for name in ("float32", dtype):
+        out = tmp_path / name
+        done = CliRunner().invoke(app, ["evaluate", "--data-dir", str(data_dir), "--articles", "1", "--output",
+                                        str(out), "--dtype", name, "--device", "cpu"])
+        assert done.exit_code == 0, done.output
+        results[name] = json.loads((out / "results.json").read_text())
+    reference, reduced = results["float32"]["metrics"], results[dtype]["metrics"]
+    assert results[dtype]["model"]["dtype"] == dtype
+    for key in HEADLINE:
+        assert reduced[key] == pytest.approx(reference[key], abs=0.003), key
+    assert reduced["rank_distance"] == pytest.approx(reference["rank_distance"], rel=0.02)

@@ -17,7 +17,7 @@ import yaml
 from rich.console import Console
 
 from polyret.errors import PolyretError
-from polyret.evaluate.config import EvaluateConfig
+from polyret.evaluate.config import EvaluateConfig, evaluation_dtype
 from polyret.evaluate.runner import evaluate, load_benchmark, prepare_output
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.report.io import write_json_atomic, write_text_atomic
@@ -127,7 +127,8 @@ def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwr
     try:
         model_spec = (_trained_model(cell, profile, data_dir, output, overwrite, console, device) if cell.trains
                       else cell.model)
-        encoder = Encoder(EncoderOptions(model=model_spec, batch_size=batch_size, device=device))
+        encoder = Encoder(EncoderOptions(model=model_spec, batch_size=batch_size, device=device,
+                                         dtype=evaluation_dtype(device)))  # type: ignore[arg-type]
         options = cell_options(base, cell, profile, len(bench.languages))
         for name, path in todo.items():
             try:
