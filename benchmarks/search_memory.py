@@ -1,6 +1,9 @@
-"""Time and memory of exact_search on a large random pool, checked against a naive full sort.
+"""Time and memory of exact_search on a large random pool against faiss IndexFlatIP top-k on the same data.
 
-    python benchmarks/search_memory.py [--pool 1000000 --queries 10000]
+    python benchmarks/search_memory.py [--pool 1000000 --queries 10000] [--only exact|faiss]
+
+Without --only, runs each engine in its own child process (so each peak RSS is its own), on the same seeded
+data, and prints the ratio of the two search times and how often faiss's top k equals the exact one.
 
 Random unit vectors (seeded, generated in chunks so generation stays bounded; the float32 pool itself,
 1.5 GB at full size, is unavoidable), one relevant candidate per query at a random index, candidates spread
@@ -13,7 +16,10 @@ the reason the search scores in float64.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -69,7 +75,11 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=100)
     parser.add_argument("--check", type=int, default=200, help="queries recomputed naively")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", choices=("exact", "faiss"), help="run one engine in this process")
     args = parser.parse_args()
+    if args.only is None:
+        compare(args)
+        return
 
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
@@ -77,27 +87,55 @@ def main() -> None:
     queries = unit_vectors(rng, args.queries, args.dim)
     cand_lang = rng.integers(0, args.langs, args.pool)
     target = rng.integers(0, args.pool, args.queries)
-    print(f"pool {args.pool:,} x {args.dim} ({pool.nbytes / 2**20:,.0f} MiB), {args.queries:,} queries, "
-          f"{args.langs} languages, generated in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-    print(f"peak RSS after generation: {peak_rss_mib():,.0f} MiB")
+    print(f"[{args.only}] pool {args.pool:,} x {args.dim} ({pool.nbytes / 2**20:,.0f} MiB), {args.queries:,} queries, "
+          f"{args.langs} languages, generated in {time.perf_counter() - t0:.1f} s; "
+          f"peak RSS {peak_rss_mib():,.0f} MiB", flush=True)  # fmt: skip
 
     t0, cpu0 = time.perf_counter(), time.process_time()
+    if args.only == "faiss":
+        from polyret.evaluate.topk import faiss_topk
+
+        top = faiss_topk(queries, pool, args.k, "flat")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        np.save(f"/tmp/search_memory_faiss_top{args.k}.npy", top.indices)
+        print(json.dumps({"engine": "faiss IndexFlatIP top-k", "wall": wall, "cpu": cpu, "rss_mib": peak_rss_mib()}))
+        return
     result = exact_search(queries, pool, [np.array([t]) for t in target], cand_lang, args.langs, k=args.k)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-    scores = args.pool * args.queries
-    print(f"search: {wall:.1f} s wall, {cpu:.1f} s CPU on {torch.get_num_threads()} threads "
-          f"({scores / wall / 1e6:,.0f} M scores/s)")  # fmt: skip
-    print(f"peak RSS after search: {peak_rss_mib():,.0f} MiB")
-
+    rss = peak_rss_mib()
+    np.save(f"/tmp/search_memory_exact_top{args.k}.npy", result.topk_indices)
     sample = np.sort(rng.choice(args.queries, size=min(args.check, args.queries), replace=False))
-    t0 = time.perf_counter()
+    t1 = time.perf_counter()
     bad_counts, bad_topk, float32_changed = naive_check(
         queries, pool, target, cand_lang, result, sample, args.langs
     )
-    print(f"naive full sort of {len(sample)} queries ({time.perf_counter() - t0:.1f} s): "
+    print(f"[exact] naive full sort of {len(sample)} queries ({time.perf_counter() - t1:.1f} s): "
           f"{bad_counts} count mismatches, {bad_topk} top-{args.k} mismatches; "
-          f"float32 scores would move {float32_changed} of these ranks")  # fmt: skip
-    if bad_counts or bad_topk:
+          f"float32 scores would move {float32_changed} of these ranks", flush=True)  # fmt: skip
+    print(json.dumps({"engine": "polyret exact ranks + top-k", "wall": wall, "cpu": cpu, "rss_mib": rss,
+                      "mismatches": bad_counts + bad_topk}))
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Both engines, each in a child process on the same seeded data; ratios from this one run."""
+    runs = {}
+    for engine in ("faiss", "exact"):
+        command = [sys.executable, __file__, "--only", engine, "--pool", str(args.pool), "--queries",
+                   str(args.queries), "--dim", str(args.dim), "--langs", str(args.langs), "--k", str(args.k),
+                   "--check", str(args.check), "--seed", str(args.seed)]
+        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        lines = done.stdout.strip().splitlines()
+        print("\n".join(lines[:-1]), flush=True)
+        runs[engine] = json.loads(lines[-1])
+    for run in runs.values():
+        print(f"{run['engine']:<30} {run['wall']:8.1f} s wall {run['cpu']:8.1f} s CPU  peak RSS {run['rss_mib']:,.0f} MiB")
+    print(f"ratio exact / faiss flat: {runs['exact']['wall'] / runs['faiss']['wall']:.2f}x wall, "
+          f"{runs['exact']['cpu'] / runs['faiss']['cpu']:.2f}x CPU")
+    a = np.load(f"/tmp/search_memory_exact_top{args.k}.npy")
+    b = np.load(f"/tmp/search_memory_faiss_top{args.k}.npy")
+    print(f"top-{args.k} lists identical for {np.mean((a == b).all(axis=1)):.2%} of queries "
+          f"(faiss scores in float32: near-ties may swap), top-1 identical {np.mean(a[:, 0] == b[:, 0]):.2%}")
+    if runs["exact"]["mismatches"]:
         raise SystemExit("MISMATCH against the naive reference")
 
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from polyret.cli import app
 from polyret.data.generic import load_generic
+from polyret.evaluate.config import SAVED_CONFIG, load_config, read_saved_config
 from polyret.model.encoder import Encoder, EncoderOptions
 from test_generic_reader import write_generic
 
@@ -106,3 +108,50 @@ def test_bad_options_exit_2_without_output(tiny_models: dict[str, Path], paralle
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) <= 2
     assert not (out / "results.json").exists()
+
+
+def test_config_file_flags_override_and_saved_config_repeats_the_run(tiny_models: dict[str, Path],
+                                                                     parallel_bench: Path, tmp_path: Path) -> None:
+    config = tmp_path / "eval.yaml"
+    config.write_text(yaml.safe_dump({"model": str(tiny_models["bert"]), "benchmark": str(parallel_bench),
+                                      "output": str(tmp_path / "from-file"), "top-k": 50, "languages": "en,de",
+                                      "query_prefix": "q: "}))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["evaluate", "--config", str(config), "--output", str(out), "--top-k", "20"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "from-file").exists()  # the flag beat the file
+    res = json.loads((out / "results.json").read_text())
+    assert res["options"]["top_k"] == 20 and res["options"]["languages"] == ["en", "de"]
+    assert res["options"]["encoder"]["query_prefix"] == "q: " and res["benchmark"]["languages"] == ["de", "en"]
+    assert "model" not in res["options"] and "output" not in res["options"]  # the options keep their old shape
+
+    saved = yaml.safe_load((out / SAVED_CONFIG).read_text())
+    assert saved["output"] == str(out) and saved["top_k"] == 20 and saved["model"] == str(tiny_models["bert"])
+    assert read_saved_config(out) == load_config(config, {"output": out, "top_k": 20})
+    again = runner.invoke(app, ["evaluate", "--config", str(out / SAVED_CONFIG), "--output", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    repeat = json.loads((tmp_path / "again" / "results.json").read_text())
+    assert repeat["metrics"] == res["metrics"] and repeat["options"] == res["options"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ({"top_k": 3}, "option 'top_k': Input should be greater than or equal to 10"),
+    ({"pooling": "max"}, "option 'pooling': unknown pooling 'max'"),
+    ({"dtype": "float8"}, "option 'dtype': unknown dtype 'float8'"),
+    ({"robustness": True, "robustness_rates": "0,2"}, "option 'robustness_rates': 2.0 is outside [0, 1]"),
+    ({"batchsize": 4}, "option 'batchsize': Extra inputs are not permitted"),
+    ({"transform_source": "tatoeba"}, "--transform-source / --allow-oracle need --transform"),
+    (["not", "a", "mapping"], "a config must be a mapping"),
+])
+def test_config_errors_name_the_file_and_field(tmp_path: Path, content: object, message: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml.safe_dump(content))
+    result = runner.invoke(app, ["evaluate", "--config", str(config), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert f"{config}: " in result.output and message in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_is_required() -> None:
+    result = runner.invoke(app, ["evaluate", "--model", "embedded:me5-small"])
+    assert result.exit_code == 2 and "option 'output': required" in result.output

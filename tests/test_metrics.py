@@ -160,6 +160,22 @@ def test_cross_check_on_a_truncated_run_and_its_failure():
         cross_check(search, dataclasses.replace(m, mul_ndcg_at_10=m.mul_ndcg_at_10 + 1e-6))
 
 
+def test_sampled_cross_check_sees_only_a_sample_and_still_catches_a_wrong_measure(monkeypatch):
+    import polyret.evaluate.metrics as metrics_module
+
+    q, c, relevant, cand_lang, query_lang, _ = random_run(6)
+    search = exact_search(q, c, relevant, cand_lang, 3, k=15)
+    m = compute_metrics(search, query_lang, cand_lang, ["a", "b", "c"])
+    seen = []
+    original = metrics_module.ir_measures_from_run
+    monkeypatch.setattr(metrics_module, "ir_measures_from_run", lambda s: seen.append(s.n_queries) or original(s))
+    sampled = cross_check(search, m, max_queries=7)
+    assert seen == [7] and sampled["queries_checked"] == 7.0
+    assert sampled["nDCG@10"] != pytest.approx(cross_check(search, m)["nDCG@10"], abs=1e-12)  # really a subset
+    with pytest.raises(PolyretError, match="R@10"):
+        cross_check(search, dataclasses.replace(m, mul_r_at_10=m.mul_r_at_10 + 1e-6), max_queries=7)
+
+
 def test_query_without_relevant_is_an_error():
     search = exact_search(HAND_QUERIES, HAND_CANDS, [np.array([0]), np.array([], int), np.array([])], HAND_CAND_LANG)
     with pytest.raises(PolyretError, match=r"2 of 3 queries have no relevant candidate \(first: b\)"):

@@ -150,3 +150,37 @@ def test_bad_embeddings_are_refused():
         exact_search(HAND_QUERIES[:, :2], HAND_CANDS, HAND_RELEVANT, HAND_CAND_LANG)
     with pytest.raises(PolyretError, match="language indices"):
         exact_search(HAND_QUERIES, HAND_CANDS, HAND_RELEVANT, HAND_CAND_LANG, n_langs=1)
+
+
+def near_tie_problem(seed: int, nq: int = 24, nc: int = 400, d: int = 32, n_langs: int = 4):
+    """Exact ties (duplicates) plus near-ties: copies of one candidate nudged by 1-4 float32 ulps in one
+    coordinate, so their scores sit within a few grid steps of each other and of the relevant one."""
+    q, c, relevant, cand_lang, _ = random_problem(seed, nq=nq, nc=nc, d=d, n_langs=n_langs)
+    rng = np.random.default_rng(seed + 100)
+    base = c[7].copy()
+    for j, slot in enumerate(rng.choice(nc, size=60, replace=False)):
+        nudged = base.copy()
+        coord = rng.integers(0, d)
+        for _ in range(j % 4 + 1):
+            nudged[coord] = np.nextafter(nudged[coord], np.float32(np.inf if j % 2 else -np.inf))
+        c[slot] = nudged
+    q[1:4] = base  # these queries score the near-tied copies almost the same
+    relevant[1] = np.flatnonzero((np.abs(c - base) < 1e-6).all(axis=1))[:5]
+    return q, c, relevant, cand_lang, n_langs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_torch_path_equals_numpy_path_on_ties_and_near_ties(seed: int) -> None:
+    q, c, relevant, cand_lang, n_langs = near_tie_problem(seed)
+    expected_above, expected_topk = naive(q, c, relevant, cand_lang, n_langs, k=9)
+    for chunks in ((7, 50), (1024, 8192), (5, 399)):
+        a = exact_search(q, c, relevant, cand_lang, n_langs, k=9, query_chunk=chunks[0], cand_chunk=chunks[1])
+        b = exact_search(q, c, relevant, cand_lang, n_langs, k=9, query_chunk=chunks[0], cand_chunk=chunks[1],
+                         engine="torch")
+        for field in ("pair_query", "pair_candidate", "pair_language", "above", "topk_indices", "topk_scores"):
+            np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=f"{field} {chunks}")
+        np.testing.assert_array_equal(b.above, expected_above)
+        np.testing.assert_array_equal(b.topk_indices, expected_topk)
+    scores = np.rint(q[1].astype(np.float64) * SCORE_SCALE @ c.astype(np.float64).T)
+    near = np.sort(scores[np.abs(c - c[7]).max(axis=1) < 1e-6])
+    assert (np.diff(near) == 0).any() and ((np.diff(near) > 0) & (np.diff(near) < 2**12)).any()  # real near-ties

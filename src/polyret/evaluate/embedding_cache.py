@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -39,6 +39,32 @@ class EmbeddingCache:
             marks = ",".join("?" * len(part))
             for key, blob in self._db.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", part):
                 found[wanted[bytes(key)]] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def _rows(self, keys: list[bytes], columns: str) -> Iterator[tuple[Any, ...]]:
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            yield from self._db.execute(f"SELECT {columns} FROM emb WHERE key IN ({','.join('?' * len(part))})", part)
+
+    def fill(self, texts: Sequence[str], out: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Write the cached vector of texts[i] into out[rows[i]]; returns which texts were found (bool mask).
+
+        Blobs go straight into `out` (which may be a np.memmap): no per-text arrays, no second copy.
+        """
+        position = {text_key(t): i for i, t in enumerate(texts)}
+        found = np.zeros(len(texts), dtype=bool)
+        for key, blob in self._rows(list(position), "key, vec"):
+            i = position[bytes(key)]
+            out[rows[i]] = np.frombuffer(blob, dtype=np.float32)
+            found[i] = True
+        return found
+
+    def contains(self, texts: Sequence[str]) -> np.ndarray:
+        """Which texts have a cached vector (bool mask), reading keys only."""
+        position = {text_key(t): i for i, t in enumerate(texts)}
+        found = np.zeros(len(texts), dtype=bool)
+        for (key,) in self._rows(list(position), "key"):
+            found[position[bytes(key)]] = True
         return found
 
     def put_many(self, texts: list[str], vectors: np.ndarray) -> None:

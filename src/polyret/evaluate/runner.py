@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from polyret.data.benchmark import RetrievalBenchmark
 from polyret.data.generic import load_generic
 from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
+from polyret.evaluate.config import SAVED_CONFIG, EvaluateConfig
 from polyret.evaluate.metrics import RetrievalMetrics, compute_metrics, cross_check, write_trec_run
 from polyret.evaluate.search import exact_search
 from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
@@ -25,35 +28,14 @@ from polyret.noise.apply import QueryNoise
 from polyret.noise.tables import parse_spec
 from polyret.provenance import code_version, environment
 from polyret.report.figures import pair_heatmap
-from polyret.report.io import write_json_atomic
+from polyret.report.io import write_json_atomic, write_text_atomic
 
 STATS_FILE = "transform_stats.npz"
-RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png")
+RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png",
+                SAVED_CONFIG)
 
 
-@dataclass
-class EvaluationOptions:
-    """Everything besides the model that decides a result; saved verbatim in results.json."""
-
-    benchmark: str = "xquad-r"
-    data_dir: Path = Path("../shared/data")
-    languages: list[str] | None = None
-    articles: int | None = None
-    candidate_context: bool = False
-    top_k: int = 100
-    trec_run: bool = False
-    transform: str | None = None  # center or subspace[:k]: a training-free language-bias baseline
-    transform_source: str | None = None  # tatoeba, training or oracle-eval-pool
-    allow_oracle: bool = False
-    transform_max_per_language: int = 500
-    query_noise: list[str] | None = None  # DIALECT_SPEC:RATE, e.g. ar-egy:0.3 or all:0.2 (see polyret.noise)
-    noise_seed: int = 0
-    robustness: bool = False  # sweep the query-noise rate and write robustness.json / .png
-    robustness_dialects: list[str] | None = None  # default: every language's default dialect
-    robustness_rates: list[float] | None = None  # default: 0, 0.1, 0.2, 0.3, 0.5
-
-
-def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
+def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
     """XQuAD-R by name (under data_dir), or any generic-format directory by path."""
     if options.benchmark == "xquad-r":
         return load_xquad_r(options.data_dir, options.languages, options.articles, options.candidate_context)
@@ -65,27 +47,17 @@ def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
     return load_generic(path, options.languages)
 
 
-def transform_spec(options: EvaluationOptions) -> TransformSpec | None:
-    """The parsed transform, or None; raises on bad or unlabelled-oracle options before any work is done."""
+def transform_spec(options: EvaluateConfig) -> TransformSpec | None:
+    """The parsed transform, or None; raises on a bad or unlabelled-oracle transform before any work is done."""
     if options.transform is None:
-        if options.transform_source is not None or options.allow_oracle:
-            raise PolyretError("--transform-source / --allow-oracle need --transform")
         return None
-    if options.transform_max_per_language < 1:
-        raise PolyretError("--transform-max-per-language must be at least 1")
     return parse_transform(options.transform, options.transform_source, options.allow_oracle)
 
 
-def query_noise(options: EvaluationOptions) -> QueryNoise | None:
-    """The parsed --query-noise plan; raises on a bad spec before any work is done."""
-    if options.robustness and options.query_noise:
-        raise PolyretError("--robustness sweeps its own query noise; leave out --query-noise")
-    if options.robustness:
-        for rate in options.robustness_rates or []:
-            if not 0.0 <= rate <= 1.0:
-                raise PolyretError(f"--robustness-rates: {rate} is outside [0, 1]")
-        for spec in options.robustness_dialects or []:
-            parse_spec(spec)  # an unknown language or dialect fails here, before any work
+def query_noise(options: EvaluateConfig) -> QueryNoise | None:
+    """The parsed query-noise plan; raises on a bad dialect spec before any work is done."""
+    for spec in options.robustness_dialects or [] if options.robustness else []:
+        parse_spec(spec)  # an unknown language or dialect fails here, before any work
     if not options.query_noise:
         return None
     return QueryNoise.parse(options.query_noise, options.noise_seed)
@@ -103,10 +75,29 @@ def prepare_output(output: Path, overwrite: bool) -> None:
         (output / name).unlink()
 
 
+MEMMAP_BYTES = 256 * 2**20
+"""Embedding matrices above this size live in a memory-mapped file (a 1M x 384 pool is 1.5 GB)."""
+
+
+def pool_array(encoder: Encoder, n: int) -> np.ndarray | None:
+    """None (a plain array) for small matrices; above MEMMAP_BYTES an unlinked temporary file mapped into memory,
+    beside the embedding cache, so the pool's pages can leave RAM and it is never held twice."""
+    if n * encoder.dim * 4 <= MEMMAP_BYTES:
+        return None
+    root = Path(encoder.cache().path).parent
+    handle, name = tempfile.mkstemp(prefix="pool-", suffix=".f32", dir=root)
+    os.close(handle)
+    try:
+        return np.memmap(name, dtype=np.float32, mode="w+", shape=(n, encoder.dim))
+    finally:
+        os.unlink(name)  # the mapping keeps the data; the file goes when the array does
+
+
 def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], console: Console,
                           label: str) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Encode each (texts, role) job through the cache, with one progress bar over the texts not yet cached."""
     todo = sum(encoder.count_missing(texts, role) for texts, role in jobs)
+    here_before = 0 if encoder.sharding is None else encoder.sharding.texts_here
     start = time.perf_counter()
     columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
                TimeElapsedColumn(), TimeRemainingColumn())
@@ -115,11 +106,15 @@ def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], 
         def advance(n: int) -> None:
             bar.advance(task, n)
 
-        arrays = [encoder.encode(texts, role, progress=advance) for texts, role in jobs]
+        arrays = [encoder.encode(texts, role, progress=advance, out=pool_array(encoder, len(texts)))
+                  for texts, role in jobs]
     seconds = time.perf_counter() - start
     stats = {"texts_encoded": todo, "encode_seconds": round(seconds, 2),
              "texts_per_second": round(todo / seconds, 2) if todo and seconds > 0 else None,
-             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs)}
+             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs),
+             "ranks": 1 if encoder.sharding is None else encoder.sharding.world}
+    if encoder.sharding is not None:
+        stats["texts_encoded_on_rank_0"] = encoder.sharding.texts_here - here_before
     return arrays, stats
 
 
@@ -134,7 +129,7 @@ def encode_benchmark(
     return queries, cands, stats
 
 
-def read_source_texts(spec: TransformSpec, options: EvaluationOptions, languages: list[str]) -> dict[str, list[str]]:
+def read_source_texts(spec: TransformSpec, options: EvaluateConfig, languages: list[str]) -> dict[str, list[str]]:
     """The source's texts per language (none for the oracle); read before encoding, so a gap fails fast."""
     if spec.oracle:
         return {}
@@ -143,7 +138,7 @@ def read_source_texts(spec: TransformSpec, options: EvaluationOptions, languages
 
 
 def estimate_transform_stats(
-    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
     source_texts: dict[str, list[str]], queries: np.ndarray, cands: np.ndarray, console: Console,
 ) -> tuple[LanguageMeans, dict[str, Any]]:
     """Per-role language means for the evaluation set's languages, from the named source (see transforms.py)."""
@@ -179,7 +174,7 @@ def _index_arrays(bench: RetrievalBenchmark) -> tuple[list[str], np.ndarray, np.
 def evaluate(
     bench: RetrievalBenchmark,
     encoder: Encoder,
-    options: EvaluationOptions,
+    options: EvaluateConfig,
     output: Path,
     console: Console | None = None,
 ) -> dict[str, Any]:
@@ -212,28 +207,21 @@ def evaluate(
             "source_encoding": source_encoding, "seconds": round(time.perf_counter() - t0, 2),
         }
     langs, query_lang, cand_lang, relevant = _index_arrays(bench)
+    if options.search != "exact":
+        return _evaluate_topk(bench, encoder, options, output, queries, cands, relevant, encode_stats, started,
+                              noise_section)
     t0 = time.perf_counter()
-    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k,
+                         device=encoder.device)
     metrics = compute_metrics(ranks, query_lang, cand_lang, langs, query_ids=[q.id for q in bench.queries])
     search_seconds = time.perf_counter() - t0
     metric_dict = metrics.to_dict(per_query=True)
     cross = cross_check(ranks, metrics)
     result = {
-        "polyret_result_version": 1,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "metrics": metric_dict,
+        **_identity(bench, encoder, options, metric_dict),
         "library_cross_check": cross,
-        "model": encoder.describe(),
-        "benchmark": {
-            "name": bench.name,
-            "n_queries": len(bench.queries),
-            "n_candidates": len(bench.candidates),
-            "languages": langs,
-            "files_sha256": bench.files,
-            **bench.options,
-        },
-        "options": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
-                    "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
+        "search": {"engine": "exact", "device": str(encoder.device),
+                   "path": "torch" if encoder.device.type == "cuda" else "numpy"},
         "transform": transform_section,
         "query_noise": noise_section,
         "code_version": code_version(),
@@ -255,7 +243,63 @@ def evaluate(
         result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
                                            cand_lang, langs, metrics, output, console)
         result["timing"]["robustness_seconds"] = round(time.perf_counter() - t0, 2)
+    _save(output, options, encoder, result)
+    return result
+
+
+def _identity(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
+              metrics: dict[str, Any]) -> dict[str, Any]:
+    """The head of every results.json: version, time, metrics, and what was evaluated how."""
+    return {
+        "polyret_result_version": 1,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "metrics": metrics,
+        "model": encoder.describe(),
+        "benchmark": {
+            "name": bench.name,
+            "n_queries": len(bench.queries),
+            "n_candidates": len(bench.candidates),
+            "languages": bench.languages,
+            "files_sha256": bench.files,
+            **bench.options,
+        },
+        "options": {**options.evaluation_options(),
+                    "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
+    }
+
+
+def _save(output: Path, options: EvaluateConfig, encoder: Encoder, result: dict[str, Any]) -> None:
+    saved = options.with_encoder(encoder.options).model_copy(update={"output": output})
+    write_text_atomic(output / SAVED_CONFIG, saved.to_yaml())  # `--config` this file to repeat the run
     write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
+
+
+def _evaluate_topk(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig, output: Path,
+                   queries: np.ndarray, cands: np.ndarray, relevant: list[np.ndarray], encode_stats: dict[str, Any],
+                   started: float, noise_section: dict[str, Any] | None) -> dict[str, Any]:
+    """--search faiss-*: the top k through faiss and the measures it supports; no per-language ranks."""
+    from polyret.evaluate.topk import faiss_topk, topk_measures
+
+    t0 = time.perf_counter()
+    top = faiss_topk(queries, cands, options.top_k, index=options.search.split("-", 1)[1])
+    metrics = topk_measures(top, relevant)
+    search_seconds = time.perf_counter() - t0
+    result = {
+        **_identity(bench, encoder, options, metrics),
+        "search": {"engine": options.search, **top.index,
+                   "note": "top-k measures only; Mo/Cr/Mul mAP and rank distance need --search exact"},
+        "query_noise": noise_section,
+        "code_version": code_version(),
+        "environment": environment(),
+        "timing": {**encode_stats, "search_seconds": round(search_seconds, 2),
+                   "total_seconds": round(time.perf_counter() - started, 2)},
+    }
+    if options.trec_run:
+        with open(output / "run.trec", "w", encoding="utf-8") as f:
+            for q, row, scores in zip(bench.queries, top.indices.tolist(), top.scores.tolist()):
+                f.writelines(f"{q.id} Q0 {bench.candidates[c].id} {r} {s!r} {encoder.options.model}\n"
+                             for r, (c, s) in enumerate(zip(row, scores), 1) if c >= 0)
+    _save(output, options, encoder, result)
     return result
 
 
@@ -263,7 +307,7 @@ def _num(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluationOptions,
+def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
                 spec: TransformSpec | None, stats: LanguageMeans | None, cands: np.ndarray,
                 relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
                 clean: RetrievalMetrics, output: Path, console: Console) -> dict[str, Any]:
@@ -276,7 +320,8 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: Evaluation
                                               "noised queries")
         if spec is not None and stats is not None:
             vectors = apply_transform(spec, stats, vectors, [q.lang for q in queries], "query")
-        ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k)
+        ranks = exact_search(vectors, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k,
+                             device=encoder.device)
         return by_language(compute_metrics(ranks, query_lang, cand_lang, langs))
 
     def by_language(metrics: RetrievalMetrics) -> tuple[np.ndarray, dict[str, float]]:

@@ -18,8 +18,11 @@ the lower candidate index first. A float32 matmul would not do: its last bits de
 picks different kernels), and in a pool of a million several candidates lie within one float32 rounding
 error of a relevant score, so counts would change with the chunking.
 
-Only the matmul runs in torch (it uses torch.get_num_threads() threads); the comparisons run in numpy,
-which is several times faster than torch for these element-wise passes on CPU.
+On CPU only the matmul runs in torch (it uses torch.get_num_threads() threads); the comparisons run in numpy,
+which is several times faster than torch for these element-wise passes on CPU. On a GPU (or with
+engine="torch") the whole pass runs in torch on that device, with the same float64 scores, the same rounding
+and an integer sort key (score, then index) that makes the ties exact: both paths return identical results
+(tests/test_search.py forces the torch path on CPU).
 """
 
 from __future__ import annotations
@@ -84,6 +87,8 @@ def exact_search(
     k: int = 100,
     query_chunk: int = 1024,
     cand_chunk: int = 8192,
+    device: torch.device | str | None = None,
+    engine: str = "auto",
 ) -> SearchResult:
     """Rank every candidate for every query and keep what the metrics need (see the module docstring).
 
@@ -92,6 +97,8 @@ def exact_search(
     cand_lang: [nc] language index of each candidate, in [0, n_langs); n_langs defaults to max + 1.
     The float64 score block is query_chunk x cand_chunk (64 MiB with the defaults); the working set is a
     few such blocks plus the queries in float64.
+    device: where the encoder ran; engine "auto" runs the torch path on a CUDA device and numpy on CPU,
+    "torch" or "numpy" force one (the torch path needs a pool below 2**24 candidates).
     """
     if queries.ndim != 2 or candidates.ndim != 2 or queries.shape[1] != candidates.shape[1]:
         raise PolyretError(
@@ -109,6 +116,12 @@ def exact_search(
     if cand_lang.min() < 0 or cand_lang.max() >= n_langs:
         raise PolyretError(f"cand_lang must hold language indices in [0, {n_langs})")
     pair_query, pair_cand = _flatten_relevant(relevant, nq, nc)
+    device = torch.device(device or "cpu")
+    if engine not in ("auto", "torch", "numpy"):
+        raise PolyretError(f"search engine {engine!r}: use auto, torch or numpy")
+    if engine == "torch" or (engine == "auto" and device.type == "cuda"):
+        return _torch_search(queries, candidates, pair_query, pair_cand, cand_lang, n_langs, k, query_chunk,
+                             cand_chunk, device)
 
     # Candidates are visited grouped by language (stable, so by index inside a language): a block then
     # spans one or two languages and per-language counts are sums over a few column ranges.
@@ -250,3 +263,58 @@ def _merge_topk(scores: np.ndarray, block_index: np.ndarray, top_scores: np.ndar
     keep = np.lexsort((merged_indices, -merged_scores), axis=1)[:, :k]
     top_scores[:] = np.take_along_axis(merged_scores, keep, axis=1)
     top_indices[:] = np.take_along_axis(merged_indices, keep, axis=1)
+
+
+_INDEX_BITS = 24
+"""The torch path sorts by key = score * 2**24 + (2**24 - 1 - index): score descending, then index ascending."""
+
+
+def _torch_search(
+    queries: np.ndarray, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray,
+    cand_lang: np.ndarray, n_langs: int, k: int, query_chunk: int, cand_chunk: int, device: torch.device,
+) -> SearchResult:  # fmt: skip
+    """exact_search with every step in torch on `device`: same scores, rounding and tie rule as the numpy path."""
+    nq, nc = queries.shape[0], candidates.shape[0]
+    if nc >= 2**_INDEX_BITS:
+        raise PolyretError(f"the torch search path takes pools below {2**_INDEX_BITS:,} candidates, not {nc:,}")
+    low = 2**_INDEX_BITS - 1
+    visit = np.argsort(cand_lang, kind="stable")
+    visit_lang = cand_lang[visit]
+    q_scaled = _to_float64(queries, "queries").mul_(SCORE_SCALE).to(device)
+    pair_score = torch.from_numpy(_pair_scores(q_scaled.cpu(), candidates, pair_query, pair_cand)).to(device)
+    pair_key = pair_score.to(torch.int64) * 2**_INDEX_BITS + (low - torch.from_numpy(pair_cand).to(device))
+    pair_q = torch.from_numpy(pair_query).to(device)
+    pair_c = torch.from_numpy(pair_cand).to(device)
+    above = torch.zeros((len(pair_query), n_langs), dtype=torch.int64, device=device)
+    width = min(k, nc)
+    top = torch.full((nq, width), torch.iinfo(torch.int64).min, dtype=torch.int64, device=device)
+    p_starts = np.searchsorted(pair_query, np.arange(0, nq + query_chunk, query_chunk).clip(max=nq))
+
+    for c0 in range(0, nc, cand_chunk):
+        c1 = min(c0 + cand_chunk, nc)
+        block_index = torch.from_numpy(visit[c0:c1]).to(device)
+        block = _to_float64(candidates[visit[c0:c1]], f"candidates {c0}:{c1} (in language order)").to(device)
+        seg_starts = np.flatnonzero(np.diff(visit_lang[c0:c1], prepend=-1))
+        segments = list(zip(seg_starts, np.append(seg_starts[1:], c1 - c0), visit_lang[c0 + seg_starts]))
+        for qi, q0 in enumerate(range(0, nq, query_chunk)):
+            q1 = min(q0 + query_chunk, nq)
+            keys = torch.round(q_scaled[q0:q1] @ block.T).to(torch.int64).mul_(2**_INDEX_BITS).add_(low - block_index)
+            merged = torch.cat([top[q0:q1], keys.topk(min(width, c1 - c0), dim=1).values], dim=1)
+            top[q0:q1] = merged.topk(width, dim=1).values
+            p0, p1 = int(p_starts[qi]), int(p_starts[qi + 1])
+            for g0 in range(p0, p1, query_chunk):  # bounded: at most query_chunk pairs x block at a time
+                pairs = slice(g0, min(g0 + query_chunk, p1))
+                is_above = keys[pair_q[pairs] - q0] > pair_key[pairs, None]
+                is_above &= block_index[None, :] != pair_c[pairs, None]  # never count itself
+                for start, end, lang in segments:
+                    above[pairs, int(lang)] += is_above[:, start:end].sum(dim=1)
+
+    top_cpu = top.cpu()
+    return SearchResult(
+        pair_query=pair_query,
+        pair_candidate=pair_cand,
+        pair_language=cand_lang[pair_cand],
+        above=above.cpu().numpy(),
+        topk_indices=(low - (top_cpu & low)).numpy(),
+        topk_scores=(top_cpu >> _INDEX_BITS).to(torch.float64).numpy() / SCORE_SCALE,
+    )

@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -33,6 +33,11 @@ POOLER_MODELS = {"bert", "xlm-roberta", "roberta", "camembert", "xlm-roberta-xl"
 # Architectures whose position ids start at pad_token_id + 1.
 OFFSET_POSITION_MODELS = {"xlm-roberta", "roberta", "camembert", "xlm-roberta-xl"}
 Progress = Callable[[int], None]
+WINDOW = 16384
+"""Texts tokenised and length-sorted together (see Encoder.batch_plan)."""
+
+if TYPE_CHECKING:
+    from polyret.evaluate.sharding import Sharding
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class EncoderOptions:
     max_length: int | None = None
     batch_size: int = 32
     device: str = "auto"
-    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    dtype: Literal["float32", "float16", "bfloat16", "int8"] = "float32"  # int8: CPU only, see model/quantize.py
     cache_dir: Path | None = None  # None: $POLYRET_CACHE/embeddings or ~/.cache/polyret/embeddings
 
 
@@ -104,7 +109,9 @@ class Encoder:
         if self.settings.pooling not in ("mean", "cls"):
             raise PolyretError(f"--pooling: unknown pooling {self.settings.pooling!r} (mean or cls)")
         self.device = pick_device(options.device)
-        dtype = getattr(torch, options.dtype)
+        if options.dtype == "int8" and self.device.type != "cpu":
+            raise PolyretError(f"--dtype int8: CPU inference only (device {self.device}); use float16 or bfloat16")
+        dtype = torch.float32 if options.dtype == "int8" else getattr(torch, options.dtype)
         try:
             config = AutoConfig.from_pretrained(str(model_dir))
             extra = {"add_pooling_layer": False} if config.model_type in POOLER_MODELS else {}
@@ -117,6 +124,10 @@ class Encoder:
         if self.settings.max_length > positions:
             self.settings = replace(self.settings, max_length=positions)
         self.model.eval().to(self.device)
+        if options.dtype == "int8":
+            from polyret.model.quantize import quantize_int8
+
+            self.model = quantize_int8(self.model)
         self._load_tokenizer(model_dir)
         self.fingerprint = weights_fingerprint(model_dir, self.identity)
         self.identity.update(
@@ -130,6 +141,7 @@ class Encoder:
             }
         )
         self._cache: EmbeddingCache | None = None
+        self.sharding: Sharding | None = None  # set by polyret.evaluate.sharding under torchrun
 
     def _load_tokenizer(self, model_dir: Path | str) -> None:
         if self.settings.engine_tokenizer:
@@ -210,19 +222,44 @@ class Encoder:
     def _forward(self, batch: list[list[int]]) -> np.ndarray:
         return self.embed_ids(batch).cpu().numpy().astype(np.float32)
 
-    def encode_uncached(self, inputs: list[str], progress: Progress | None = None,
-                        sink: Callable[[list[str], np.ndarray], None] | None = None) -> np.ndarray:
-        """Encode already-prefixed texts, longest first so the batch width only shrinks."""
-        if not inputs:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        ids = self.token_ids(inputs)
-        order = sorted(range(len(inputs)), key=lambda i: -len(ids[i]))
-        out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+    def batch_plan(self, inputs: Sequence[str]) -> Iterator[tuple[list[int], list[list[int]]]]:
+        """(rows, token ids) of each batch, in the order a single process encodes them.
+
+        Tokenisation is streamed: one window of WINDOW texts at a time is tokenised and sorted longest first
+        (so the batch width only shrinks), never the whole input at once. A text's batch, and so its float32
+        embedding to the bit, depends only on the inputs and the batch size, which is what lets sharded
+        encoding (polyret.evaluate.sharding) reproduce one process exactly.
+        """
         size = max(1, self.options.batch_size)
-        for start in range(0, len(order), size):
-            chosen = order[start:start + size]
-            vectors = self._forward([ids[i] for i in chosen])
-            out[chosen] = vectors
+        for w0 in range(0, len(inputs), WINDOW):
+            ids = self.token_ids(list(inputs[w0:w0 + WINDOW]))
+            order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+            for start in range(0, len(order), size):
+                chosen = order[start:start + size]
+                yield [w0 + i for i in chosen], [ids[i] for i in chosen]
+
+    def encode_uncached(self, inputs: Sequence[str], progress: Progress | None = None,
+                        sink: Callable[[list[str], np.ndarray], None] | None = None,
+                        out: np.ndarray | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """Encode already-prefixed texts (see batch_plan), sharded over ranks when a Sharding is attached.
+
+        With `out` (and optionally `rows`, the row of out for each input), vectors are written there in place
+        and `out` is returned: no second copy of a large pool.
+        """
+        if out is None:
+            out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+            rows = None
+        target = np.arange(len(inputs)) if rows is None else np.asarray(rows)
+        if not len(inputs):
+            return out
+        batches = self.batch_plan(inputs)
+        if self.sharding is not None:  # rank 0: the workers walk the same plan and take their share
+            self.sharding.announce(list(inputs))
+            results: Iterator[tuple[list[int], np.ndarray]] = self.sharding.run(self, batches)
+        else:
+            results = ((chosen, self._forward(ids)) for chosen, ids in batches)
+        for chosen, vectors in results:
+            out[target[chosen]] = vectors
             if sink is not None:
                 sink([inputs[i] for i in chosen], vectors)
             if progress is not None:
@@ -234,24 +271,36 @@ class Encoder:
         return int(self.model.config.hidden_size)
 
     def encode(self, texts: Sequence[str], kind: Kind, progress: Progress | None = None,
-               use_cache: bool = True) -> np.ndarray:
+               use_cache: bool = True, out: np.ndarray | None = None) -> np.ndarray:
         """Unit vectors for `texts` (queries or passages), each distinct input encoded at most once, ever.
 
         `progress` is told how many texts were freshly encoded after each batch (cache hits are not work).
+        Vectors go straight into one [len(texts), dim] array (`out` if given, e.g. a np.memmap), filled from
+        the cache and from fresh batches in place, so a large pool is never held twice.
         """
         inputs = self.prefixed(texts, kind)
-        unique = list(dict.fromkeys(inputs))
-        cached = self.cache().get_many(unique) if use_cache else {}
-        missing = [t for t in unique if t not in cached]
+        if out is None:
+            out = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        elif out.shape != (len(inputs), self.dim):
+            raise PolyretError(f"encode: out has shape {out.shape}, expected {(len(inputs), self.dim)}")
+        first: dict[str, int] = {}
+        for row, text in enumerate(inputs):
+            first.setdefault(text, row)
+        unique = list(first)
+        unique_rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        found = self.cache().fill(unique, out, unique_rows) if use_cache else np.zeros(len(unique), dtype=bool)
+        todo = np.flatnonzero(~found)
         sink = self.cache().put_many if use_cache else None
-        fresh = self.encode_uncached(missing, progress, sink)
-        table = dict(cached)
-        table.update(zip(missing, fresh))
-        return np.stack([table[t] for t in inputs]) if inputs else np.zeros((0, self.dim), np.float32)
+        self.encode_uncached([unique[i] for i in todo], progress, sink, out=out, rows=unique_rows[todo])
+        if len(unique) < len(inputs):  # repeated texts copy their first occurrence
+            source = np.fromiter((first[t] for t in inputs), dtype=np.int64, count=len(inputs))
+            repeated = np.flatnonzero(source != np.arange(len(inputs)))
+            out[repeated] = out[source[repeated]]
+        return out
 
     def count_missing(self, texts: Sequence[str], kind: Kind) -> int:
-        unique = set(self.prefixed(texts, kind))
-        return len(unique) - len(self.cache().get_many(unique))
+        unique = list(dict.fromkeys(self.prefixed(texts, kind)))
+        return len(unique) - int(self.cache().contains(unique).sum())
 
     def describe(self) -> dict[str, Any]:
         return dict(self.identity)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from polyret.errors import PolyretError
-from polyret.evaluate.runner import EvaluationOptions
+from polyret.evaluate.config import EvaluateConfig
 from polyret.study.profiles import BASE_STRATEGIES, TRANSFORMS, Profile
 from polyret.train.config import TrainConfig
 
@@ -102,11 +102,11 @@ def train_config(cell: Cell, profile: Profile, data_dir: Path, output: Path, dev
     )
 
 
-def cell_options(base: EvaluationOptions, cell: Cell, profile: Profile, n_langs: int) -> EvaluationOptions:
+def cell_options(base: EvaluateConfig, cell: Cell, profile: Profile, n_langs: int) -> EvaluateConfig:
     """Evaluation options of one cell: a transform suffix adds the post-hoc training-free transform."""
     if cell.transform is None:
         return base
     k = profile.subspace_k or n_langs - 1
     transform = "center" if cell.transform == "center" else f"subspace:{k}"
-    return replace(base, transform=transform, transform_source=profile.transform_source,
-                   transform_max_per_language=profile.transform_max_per_language)
+    return base.model_copy(update=dict(transform=transform, transform_source=profile.transform_source,
+                                       transform_max_per_language=profile.transform_max_per_language))

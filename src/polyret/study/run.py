@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,8 @@ import yaml
 from rich.console import Console
 
 from polyret.errors import PolyretError
-from polyret.evaluate.runner import EvaluationOptions, evaluate, load_benchmark, prepare_output
+from polyret.evaluate.config import EvaluateConfig, evaluation_dtype
+from polyret.evaluate.runner import evaluate, load_benchmark, prepare_output
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.report.io import write_json_atomic, write_text_atomic
 from polyret.study.grid import Cell, cell_options, cells_of, train_config
@@ -59,10 +59,10 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     """Run (or resume) the grid and write OUT/results.json, OUT/report.md and the figures."""
     extras_paths = extra_benchmarks or {}
     cells = cells_of(models, profile)
-    base = EvaluationOptions(benchmark="xquad-r", data_dir=data_dir, languages=profile.languages,
-                             articles=profile.articles)
+    base = EvaluateConfig(benchmark="xquad-r", data_dir=data_dir, languages=profile.languages,
+                          articles=profile.articles)
     bench = load_benchmark(base)  # input errors surface before anything is trained
-    extras = {name: load_benchmark(EvaluationOptions(benchmark=str(path), data_dir=data_dir))
+    extras = {name: load_benchmark(EvaluateConfig(benchmark=str(path), data_dir=data_dir))
               for name, path in extras_paths.items()}
     if (output / "report.md").exists() and not overwrite and all(
             _finished(output / "cells" / c.slug, extras_paths) for c in cells):
@@ -113,7 +113,7 @@ def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: P
 
 
 def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwrite: bool, console: Console,
-              bench: Any, extras: dict[str, Any], base: EvaluationOptions, batch_size: int, device: str,
+              bench: Any, extras: dict[str, Any], base: EvaluateConfig, batch_size: int, device: str,
               leakage: dict[str, Any] | None) -> dict[str, Any]:
     cell_dir = output / "cells" / cell.slug
     parts = cell_parts(cell_dir, {name: Path() for name in extras})
@@ -127,7 +127,8 @@ def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwr
     try:
         model_spec = (_trained_model(cell, profile, data_dir, output, overwrite, console, device) if cell.trains
                       else cell.model)
-        encoder = Encoder(EncoderOptions(model=model_spec, batch_size=batch_size, device=device))
+        encoder = Encoder(EncoderOptions(model=model_spec, batch_size=batch_size, device=device,
+                                         dtype=evaluation_dtype(device)))  # type: ignore[arg-type]
         options = cell_options(base, cell, profile, len(bench.languages))
         for name, path in todo.items():
             try:
@@ -136,11 +137,11 @@ def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwr
                     evaluate(bench, encoder, options, path, console)
                 elif name == NOISED:
                     noise = [f"{spec}:{profile.noise_eval_rate}" for spec in profile.noise_eval]
-                    evaluate(bench, encoder, replace(options, query_noise=noise), path, console)
+                    evaluate(bench, encoder, options.model_copy(update={"query_noise": noise}), path, console)
                 else:
                     extra = extras[name.split("/", 1)[1]]
-                    extra_options = replace(cell_options(base, cell, profile, len(extra.languages)),
-                                            benchmark=extra.name, languages=None, articles=None)
+                    extra_options = cell_options(base, cell, profile, len(extra.languages)).model_copy(
+                        update={"benchmark": extra.name, "languages": None, "articles": None})
                     evaluate(extra, encoder, extra_options, path, console)
             except Exception as err:  # one part failing (say an extra benchmark) keeps the rest
                 console.print(f"[red]cell {cell.slug} ({name}) failed:[/] {err}")
