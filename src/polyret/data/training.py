@@ -50,6 +50,7 @@ class TrainingData:
     groups: list[Group]
     stats: dict[str, SourceStats]
     languages: list[str]
+    absent: list[str] = field(default_factory=list)  # default sources whose directory the data root lacks
 
     @property
     def files(self) -> dict[str, str]:
@@ -62,8 +63,12 @@ def load_training_groups(
     sources: list[str] | None = None,
     languages: list[str] | None = None,
     distinct_passages: bool = False,
+    ntrex_window: int = 2,
 ) -> TrainingData:
     """Read `sources` (default: all) keeping texts in `languages` (default: the 11 XQuAD-R languages).
+
+    With the default sources, a source whose directory the data root lacks (an older data root) is skipped and
+    listed in `absent`; a source named in `sources` must be there.
 
     Several questions of a paragraph often share their answer sentence. By default all such groups are kept
     (the batch sampler never puts two identical positives in one batch, where one would be a false negative
@@ -79,15 +84,16 @@ def load_training_groups(
     langs = list(languages) if languages else list(XQUAD_R_LANGUAGES)
     if not (data_dir / "train").is_dir():
         raise PolyretError(f"{data_dir / 'train'}: training data directory not found (pass --data-dir)")
+    absent = [] if sources else [s for s in chosen if not (data_dir / BY_NAME[s].directory).is_dir()]
     groups: list[Group] = []
     stats: dict[str, SourceStats] = {}
-    for source in chosen:
-        reading = Reading(data_dir, frozenset(langs), {})
+    for source in [s for s in chosen if s not in absent]:
+        reading = Reading(data_dir, frozenset(langs), {}, ntrex_window=ntrex_window)
         items = BY_NAME[source].read(data_dir / BY_NAME[source].directory, reading)
         kept, stats[source] = _clean(items, reading.languages, distinct_passages)
         stats[source].files = reading.files
         groups.extend(kept)
-    return TrainingData(groups, stats, langs)
+    return TrainingData(groups, stats, langs, absent)
 
 
 def _clean(
@@ -105,8 +111,10 @@ def _clean(
             continue  # nothing in the languages asked for: filtered out, not dropped
         queries = _keep(item.queries, "query", languages, seen, stats, check=True)
         passages = _keep(item.passages, "passage", languages, seen, stats, check=distinct_passages)
+        negatives = {lang: kept for lang, texts in item.negatives.items() if lang in languages
+                     if (kept := [t.strip() for t in texts if t.strip()])}
         group = Group(item.id, item.source, _plain(queries), _plain(passages),
-                      {lang: text for lang, text in item.contexts.items() if lang in passages})
+                      {lang: text for lang, text in item.contexts.items() if lang in passages}, negatives)
         pairs = group.pair_languages()
         if not pairs:
             stats.dropped["groups without a pair"] += 1
@@ -148,6 +156,7 @@ def stats_json(data: TrainingData) -> dict[str, Any]:
     return {
         "languages": data.languages,
         "groups": len(data.groups),
+        **({"absent_sources": data.absent} if data.absent else {}),
         "sources": {
             name: {
                 "groups": s.groups,

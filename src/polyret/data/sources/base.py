@@ -30,6 +30,7 @@ class Reading:
     data_dir: Path
     languages: frozenset[str]
     files: dict[str, str]
+    ntrex_window: int = 2  # NTREX: sentences on each side of an inverse-cloze query
 
     def open(self, path: Path) -> Path:
         """Check the file exists and record its checksum."""

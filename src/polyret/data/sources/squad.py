@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from polyret.data.groups import Group
 from polyret.data.jsonio import read_json, require_field
@@ -33,10 +34,15 @@ def locate_answer(context: str, answer: str, start: int) -> Span | None:
 
 
 class Passages:
-    """Answer sentence(s) of a paragraph, splitting each distinct paragraph once."""
+    """Answer sentence(s) of a paragraph, splitting each distinct paragraph once.
 
-    def __init__(self, lang: str) -> None:
+    A record without answer text is dropped (counted as "empty answers"), or with `unanswered="passage"` (a gold
+    passage task, where the paragraph itself is the answer) its whole paragraph is the positive.
+    """
+
+    def __init__(self, lang: str, unanswered: Literal["drop", "passage"] = "drop") -> None:
         self.lang = lang
+        self.unanswered = unanswered
         self._spans: dict[str, list[Span]] = {}
 
     def group(self, gid: str, source: str, question: str, context: str, answer: str, start: int,
@@ -44,6 +50,8 @@ class Passages:
         if not 0 <= start < len(context):
             raise PolyretError(f"{where}: answer_start {start} lies outside the context (length {len(context)})")
         if not answer.strip():
+            if self.unanswered == "passage" and context.strip():
+                return Group(gid, source, {self.lang: question}, {self.lang: context.strip()}, {self.lang: context})
             return "empty answers"
         span = locate_answer(context, answer, start)
         if span is None:
