@@ -26,8 +26,10 @@ from polyret.data.groups import Group
 from polyret.data.leakage import normalize_text
 from polyret.data.sources.base import Reading
 from polyret.data.sources.catalog import BY_NAME, SOURCES
+from polyret.data.sources.user import read_train_file
 from polyret.data.xquad_r import XQUAD_R_LANGUAGES
 from polyret.errors import PolyretError
+from polyret.provenance import sha256_file
 
 __all__ = ["SOURCES", "SourceStats", "TrainingData", "load_training_groups", "stats_json"]
 
@@ -64,25 +66,27 @@ def load_training_groups(
     languages: list[str] | None = None,
     distinct_passages: bool = False,
     ntrex_window: int = 2,
+    train_files: list[Path] | None = None,
 ) -> TrainingData:
     """Read `sources` (default: all) keeping texts in `languages` (default: the 11 XQuAD-R languages).
 
     With the default sources, a source whose directory the data root lacks (an older data root) is skipped and
-    listed in `absent`; a source named in `sources` must be there.
+    listed in `absent`; a source named in `sources` must be there. `sources=["none"]` reads no registered source
+    (only `train_files`, the user's JSON-lines groups, see `polyret.data.sources.user`, read after the sources).
 
     Several questions of a paragraph often share their answer sentence. By default all such groups are kept
     (the batch sampler never puts two identical positives in one batch, where one would be a false negative
     for the other); with `distinct_passages` only the first is kept, so no two groups share a text.
     """
     data_dir = Path(data_dir)
-    chosen = list(sources) if sources else list(SOURCES)
+    chosen = [] if sources == ["none"] else list(sources) if sources else list(SOURCES)
     unknown = [s for s in chosen if s not in SOURCES]
     if unknown:
         raise PolyretError(f"--sources: unknown training source {unknown[0]!r}; available: {','.join(SOURCES)}")
     if len(set(chosen)) != len(chosen):
         raise PolyretError(f"--sources: a source is named twice in {','.join(chosen)}")
     langs = list(languages) if languages else list(XQUAD_R_LANGUAGES)
-    if not (data_dir / "train").is_dir():
+    if chosen and not (data_dir / "train").is_dir():
         raise PolyretError(f"{data_dir / 'train'}: training data directory not found (pass --data-dir)")
     absent = [] if sources else [s for s in chosen if not (data_dir / BY_NAME[s].directory).is_dir()]
     groups: list[Group] = []
@@ -92,6 +96,13 @@ def load_training_groups(
         items = BY_NAME[source].read(data_dir / BY_NAME[source].directory, reading)
         kept, stats[source] = _clean(items, reading.languages, distinct_passages)
         stats[source].files = reading.files
+        groups.extend(kept)
+    for path in train_files or []:
+        name = Path(path).name
+        if name in stats:
+            raise PolyretError(f"--train-file {path}: a source or file named {name!r} is read already")
+        kept, stats[name] = _clean(read_train_file(Path(path)), frozenset(langs), distinct_passages)
+        stats[name].files = {str(path): sha256_file(Path(path))}
         groups.extend(kept)
     return TrainingData(groups, stats, langs, absent)
 
@@ -111,8 +122,8 @@ def _clean(
             continue  # nothing in the languages asked for: filtered out, not dropped
         queries = _keep(item.queries, "query", languages, seen, stats, check=True)
         passages = _keep(item.passages, "passage", languages, seen, stats, check=distinct_passages)
-        negatives = {lang: kept for lang, texts in item.negatives.items() if lang in languages
-                     if (kept := [t.strip() for t in texts if t.strip()])}
+        negatives = {lang: texts_kept for lang, texts in item.negatives.items() if lang in languages
+                     if (texts_kept := [t.strip() for t in texts if t.strip()])}
         group = Group(item.id, item.source, _plain(queries), _plain(passages),
                       {lang: text for lang, text in item.contexts.items() if lang in passages}, negatives)
         pairs = group.pair_languages()

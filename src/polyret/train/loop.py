@@ -118,7 +118,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     from transformers import get_linear_schedule_with_warmup
 
     from polyret.data.training import load_training_groups, stats_json
-    from polyret.sampling import make_sampler
+    from polyret.sampling import SAMPLER_INFO, batch_composition, design_groups, make_sampler
     from polyret.train.loss import InfoNCELoss
 
     console = console or Console(stderr=True)
@@ -130,17 +130,19 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     if not dist.main and resume:
         start = list_checkpoints(out)[-1]
 
-    data = load_training_groups(config.data_dir, config.sources, config.languages)
+    data = load_training_groups(config.data_dir, config.sources, config.training_languages,
+                                ntrex_window=config.ntrex_window, train_files=config.train_files)
+    groups = design_groups(data.groups, config.design)
     if config.check_leakage:
         from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
 
-        assert_no_leakage(training_texts(data.groups), evaluation_texts(config.data_dir))
+        assert_no_leakage(training_texts(groups), evaluation_texts(config.data_dir))
     if config.batch_size % (dist.world_size * config.grad_accum):
         raise PolyretError(f"--batch-size {config.batch_size} must divide evenly over {dist.world_size} rank(s) "
                            f"x {config.grad_accum} accumulation step(s)")
-    sampler = make_sampler(config.sampler_strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
+    sampler = make_sampler(config.sampler_strategy, groups, config.batch_size, alpha=config.alpha, tau=config.tau,
                            seed=config.seed, world_size=dist.world_size, rank=dist.rank,
-                           languages=config.languages, per_example_pairs=config.per_example_pairs)
+                           languages=config.training_languages, per_example_pairs=config.per_example_pairs)
 
     noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
     torch.manual_seed(config.seed + dist.rank)
@@ -169,6 +171,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / SAVED_CONFIG, config.to_yaml())
         write_json_atomic(out / "data_stats.json", stats_json(data))
+        write_json_atomic(out / SAMPLER_INFO, {"design": config.design, **sampler.describe()})
     dist.barrier()
 
     kill_at = int(os.environ.get(KILL_ENV, "0"))
@@ -200,6 +203,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
                           "passage_langs": sorted(set(batch.positive_langs)),
                           "lr": scheduler.get_last_lr()[0], "grad_norm": float(grad_norm),
                           "pairs_per_second": round(config.batch_size / seconds, 3)}
+                record.update(batch_composition(batch))  # this rank's share: language pairs, sources, negatives
                 if noise_tally is not None:  # this rank's share (rank 0 logs)
                     record["noise"] = noise_tally.to_dict()
                 with open(log_path, "a", encoding="utf-8") as handle:
@@ -242,10 +246,13 @@ def _optimiser_step(batch: Any, encoder: Encoder, wrapped: torch.nn.Module, loss
     total_loss, total_acc = 0.0, 0.0
     for i in range(config.grad_accum):
         part = slice(i * chunk, (i + 1) * chunk)
+        hard = [n for n in batch.negatives[part] if n is not None]  # the data's hard negatives, if any
         with autocast:
             q = encoder.embed_ids(queries[part], wrapped)
             p = encoder.embed_ids(positives[part], wrapped)
-            loss, acc = loss_fn(q, p)
+            n = encoder.embed_ids(encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length),
+                                  wrapped) if hard else None
+            loss, acc = loss_fn(q, p, n)
         (loss / config.grad_accum).backward()
         total_loss += float(loss.detach()) / config.grad_accum
         total_acc += float(acc) / config.grad_accum
