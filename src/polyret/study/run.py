@@ -64,6 +64,13 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     bench = load_benchmark(base)  # input errors surface before anything is trained
     extras = {name: load_benchmark(EvaluationOptions(benchmark=str(path), data_dir=data_dir))
               for name, path in extras_paths.items()}
+    if profile.dialect_benchmark:  # evaluated in every cell beside XQuAD-R, like an extra benchmark
+        from polyret.data.dialects import NAME, VARIANTS, load_ntrex_benchmark
+
+        if NAME in extras:
+            raise PolyretError(f"--extra-benchmark: the name {NAME!r} is the built-in dialect benchmark's")
+        extras[NAME] = load_ntrex_benchmark(data_dir, "test", profile.dialect_sentences)
+        extras_paths = {**extras_paths, NAME: data_dir / VARIANTS}
     if (output / "report.md").exists() and not overwrite and all(
             _finished(output / "cells" / c.slug, extras_paths) for c in cells):
         raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
@@ -95,9 +102,11 @@ def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: P
     from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
     from polyret.data.training import load_training_groups
 
-    data = load_training_groups(data_dir, profile.train.sources, profile.train.languages)
+    languages = next(train_config(c, profile, data_dir, output, "cpu") for c in cells if c.trains).training_languages
+    data = load_training_groups(data_dir, profile.train.sources, languages, ntrex_window=profile.train.ntrex_window,
+                                train_files=profile.train.train_files)
     key = {"training_files_sha256": data.files, "sources": profile.train.sources,
-           "languages": profile.train.languages}
+           "languages": languages, "ntrex_window": profile.train.ntrex_window}
     if record_path.exists():
         saved = json.loads(record_path.read_text())
         if saved.get("key") == key:
