@@ -79,8 +79,9 @@ def test_ntrex_held_out_documents_never_reach_training(data_dir: Path) -> None:
 def test_tydiqa_questions_to_gold_passages(data_dir: Path) -> None:
     data = load_training_groups(data_dir, sources=["tydiqa-goldp"])
     stats = data.stats["tydiqa-goldp"]
-    assert stats.texts == {"ar": 921 - 2, "en": 440, "ru": 812} or sum(stats.texts.values()) >= 2160
-    assert stats.groups == 2171 and stats.pairs.keys() == {("ar", "ar"), ("en", "en"), ("ru", "ru")}
+    # 921 + 812 + 440 questions; one repeated question each in ar and ru is dropped
+    assert stats.pairs == {("ar", "ar"): 920, ("ru", "ru"): 811, ("en", "en"): 440} and stats.groups == 2171
+    assert stats.dropped == {"duplicate query texts": 2, "groups without a pair": 2}
     group = next(g for g in data.groups if g.id == "tydiqa-goldp/english--3215621880858840488-2")
     assert group.queries == {"en": "What is a way to increase your wound healing speed?"}
     assert group.passages["en"].startswith("Wound care encourages") and group.contexts == group.passages

@@ -25,6 +25,10 @@ def test_controlled_groups_feed_both_kinds_and_are_the_same_for_every_strategy(d
     hashes = {make_sampler(s, groups, 16, per_example_pairs=s == "hybrid").describe()["groups_sha256"]
               for s in ("x_x_mono", "x_y", "hybrid", "x_x", "en_en")}
     assert len(hashes) == 1
+    practical = design_groups(load_training_groups(data_dir).groups, "practical")
+    for chosen in (groups, practical):  # en_en has an en-en pool in both designs (TyDi QA en; XNLI / NTREX en)
+        batch = make_sampler("en_en", chosen, 16).batch_at(0)
+        assert set(batch.query_langs) == set(batch.positive_langs) == {"en"}
 
 
 def test_grid_has_every_trained_strategy_in_each_design() -> None:
