@@ -66,7 +66,7 @@ def load_benchmark(options: EvaluationOptions) -> RetrievalBenchmark:
     if not path.exists():
         raise PolyretError(f"--benchmark: {options.benchmark!r} is neither 'xquad-r' nor an existing directory")
     if options.articles is not None:
-        raise PolyretError("--articles applies to XQuAD-R (first K articles) and ntrex-* (first K sentences) only")
+        raise PolyretError("--articles applies to XQuAD-R only (first K articles; for ntrex-*: first K sentences)")
     return load_generic(path, options.languages)
 
 
