@@ -19,7 +19,7 @@ import bisect
 import hashlib
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
 
 import numpy as np
@@ -28,6 +28,8 @@ from polyret.data.groups import Group
 from polyret.errors import PolyretError
 
 STRATEGIES = ("x_x_mono", "x_y", "hybrid", "x_x", "en_en")
+DESIGNS = ("practical", "controlled")
+SAMPLER_INFO = "sampler.json"  # saved with every training run: BatchSampler.describe()
 Kind = Literal["mono", "cross"]
 Pair = tuple[str, str]
 
@@ -45,7 +47,8 @@ class Batch:
     """This rank's share of one global batch: example i is (queries[i], positives[i]) from group group_ids[i].
 
     `language_pair` is the batch-wide (query, positive) language pair, the same on every rank; None when pairs are
-    drawn per example (x_x, or x_y with per-example pairs).
+    drawn per example (x_x, or x_y with per-example pairs). `negatives[i]` is a hard negative of example i in its
+    positive's language (from the group's `negatives`), or None; empty when no group of the data has any.
     """
 
     step: int
@@ -56,6 +59,7 @@ class Batch:
     group_ids: list[str]
     queries: list[str]
     positives: list[str]
+    negatives: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.group_ids)
@@ -92,6 +96,7 @@ class BatchSampler:
         self.languages = sorted(set(languages)) if languages is not None else None
         self.step = 0
         self._groups = groups
+        self._has_negatives = any(g.negatives for g in groups)
         self._texts: list[str] = []
         pools = self._index(groups)
         distinct = {key: len(set(texts)) for key, (_, texts) in pools.items()}
@@ -207,6 +212,7 @@ class BatchSampler:
         start = self.rank * self.local_batch_size
         mine = chosen[start : start + self.local_batch_size]
         pairs = [self._pairs[i] for i in slots[start : start + self.local_batch_size].tolist()]
+        negatives = self._negatives(rng, chosen, slots)[start : start + self.local_batch_size]
         return Batch(
             step=step,
             kind=kind,
@@ -216,7 +222,27 @@ class BatchSampler:
             group_ids=[self._groups[g].id for g, _ in mine],
             queries=[self._groups[g].queries[q] for (g, _), (q, _) in zip(mine, pairs)],
             positives=[self._texts[t] for _, t in mine],
+            negatives=negatives,
         )
+
+    def _negatives(self, rng: np.random.Generator, chosen: list[tuple[int, int]],
+                   slots: np.ndarray) -> list[str | None]:
+        """One hard negative per example of the global batch (drawn from its group's, in the positive's language).
+
+        A negative equal to a positive of the batch is left out (it would be a positive and a negative at once).
+        Under data parallelism every rank's loss must gather as many negatives: unless every example of the global
+        batch has one, none is used. Drawn after the batch, so the batches themselves do not depend on negatives.
+        """
+        if not self._has_negatives:
+            return []
+        positives = {self._texts[t] for _, t in chosen}
+        out: list[str | None] = []
+        for (g, _), slot in zip(chosen, slots.tolist()):
+            options = [t for t in self._groups[g].negatives.get(self._pairs[slot][1], []) if t not in positives]
+            out.append(options[int(rng.random() * len(options))] if options else None)
+        if self.world_size > 1 and None in out:
+            return [None] * len(out)
+        return out
 
     def _fill(self, rng: np.random.Generator, slots: np.ndarray) -> list[tuple[int, int]] | None:
         """(group, positive text id) for every slot (a pool index), all distinct; None if a pool ran dry.
@@ -273,6 +299,21 @@ class BatchSampler:
         self.step += 1
         return batch
 
+    def describe(self) -> dict[str, Any]:
+        """What this sampler draws from, as JSON: groups (count, sources, sha256 of their ids), the excluded pairs
+        with their distinct positives, and each batch kind's pair probabilities (pairs keyed `query-positive`)."""
+        return {
+            "strategy": self.strategy,
+            "mono_share": self._mono_share,
+            "languages": self.languages,
+            "groups": len(self._groups),
+            "group_sources": dict(Counter(g.source for g in self._groups)),
+            "groups_sha256": self._fingerprint["groups_sha256"],
+            "excluded": {f"{q}-{p}": n for (q, p), n in sorted(self.excluded.items())},
+            "probabilities": {kind: {f"{q}-{p}": round(v, 8) for (q, p), v in sorted(probs.items())}
+                              for kind, probs in self.probabilities.items()},
+        }
+
     def state_dict(self) -> dict[str, Any]:
         """JSON-serialisable state: the next step, and the options and data it is valid for."""
         return {"step": self.step, **self._fingerprint}
@@ -321,6 +362,36 @@ def _validate(
         raise PolyretError(f"batch strategy {strategy}: no training groups")
     if repeated := [i for i, n in Counter(g.id for g in groups).items() if n > 1]:
         raise PolyretError(f"training groups repeat id {repeated[0]!r}: a repeated group would be its own negative")
+
+
+def batch_composition(batch: Batch) -> dict[str, Any]:
+    """A batch's language pairs and sources (the prefix of its group ids), counted: what training logs per step."""
+    out: dict[str, Any] = {
+        "language_pairs": dict(Counter(f"{q}-{p}" for q, p in zip(batch.query_langs, batch.positive_langs))),
+        "sources": dict(Counter(gid.split("/", 1)[0] for gid in batch.group_ids)),
+    }
+    if batch.negatives:
+        out["negatives"] = sum(n is not None for n in batch.negatives)
+    return out
+
+
+def design_groups(groups: list[Group], design: str) -> list[Group]:
+    """The groups a study design trains on. practical: all of them, each batch kind drawing from the groups that
+    can feed it. controlled: only groups that can feed both kinds (a same-language and a cross-language pair),
+    so every strategy draws from one and the same set and strategies differ only in how batches are composed."""
+    if design not in DESIGNS:
+        raise PolyretError(f"--design: unknown design {design!r}; choose one of {', '.join(DESIGNS)}")
+    if design == "practical":
+        return groups
+    kept = []
+    for group in groups:
+        pairs = group.pair_languages()
+        if any(q == p for q, p in pairs) and any(q != p for q, p in pairs):
+            kept.append(group)
+    if not kept:
+        raise PolyretError("--design controlled: no training group has both a same-language and a cross-language "
+                           "pair (add xnli or ntrex to --sources)")
+    return kept
 
 
 def make_sampler(

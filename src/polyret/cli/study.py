@@ -32,6 +32,14 @@ def run(
     noise_families: Optional[str] = typer.Option(None, help="hybrid+noise trains with these noise families only, "
                                                  "e.g. lexical or phonological,orthographic (a family ablation: one "
                                                  "study directory per subset)"),
+    designs: Optional[str] = typer.Option(None, help="practical, controlled or both (practical,controlled): "
+                                          "override the profile's designs"),
+    holdout_languages: Optional[str] = typer.Option(None, help="languages kept out of training, e.g. el,vi "
+                                                    "(the report splits seen and unseen query languages)"),
+    train_file: Optional[list[Path]] = typer.Option(None, help="your own training groups (JSON lines), "
+                                                    "repeatable: read by every trained cell"),
+    dialect_sentences: Optional[int] = typer.Option(None, help="dialect benchmark: its first K held-out "
+                                                    "sentences (default: the profile's)"),
 ) -> None:
     """The study: every (model, strategy, seed) cell trained where it trains and evaluated zero-shot on XQuAD-R
     (clean and with dialectal query noise), one report with intervals, paired tests and a plain-language answer."""
@@ -62,6 +70,20 @@ def run(
         except ValidationError as err:
             raise PolyretError(f"--noise-families: {err.errors()[0]['msg']}") from None
         chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"noise": noise})})
+    if designs is not None:
+        chosen = chosen.model_copy(update={"designs": _choices("--designs", designs, ("practical", "controlled"))})
+    budget: dict[str, object] = {}
+    if holdout_languages is not None:
+        budget["holdout_languages"] = comma_list(holdout_languages)
+    if train_file:
+        budget["train_files"] = list(train_file)
+    if budget:
+        chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update=budget)})
+    if dialect_sentences is not None:
+        if dialect_sentences < 1:
+            raise PolyretError("--dialect-sentences must be at least 1")
+        chosen = chosen.model_copy(update={"dialect_sentences": dialect_sentences})
+    chosen = type(chosen).model_validate(chosen.model_dump())  # the overrides pass the profile's own checks
     extras = parse_extra_benchmarks(extra_benchmark or [])
     summary = run_study(comma_list(models), chosen, data_dir or default_data_dir(),
                         output, overwrite, console, batch_size, device, extras)
@@ -71,3 +93,11 @@ def run(
     failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
     if failed:
         raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")
+
+
+def _choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
+    parts = comma_list(value)
+    bad = [p for p in parts if p not in allowed]
+    if not parts or bad or len(set(parts)) != len(parts):
+        raise PolyretError(f"{option}: expected a comma-separated subset of {', '.join(allowed)}, got {value!r}")
+    return parts

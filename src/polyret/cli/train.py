@@ -37,6 +37,13 @@ def train(
     data_dir: Optional[Path] = typer.Option(None, help="data root laid out as shared/data"),
     sources: Optional[str] = typer.Option(None, help="comma-separated training sources (default: all)"),
     languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: XQuAD-R's 11)"),
+    train_file: Optional[list[Path]] = typer.Option(None, help="your own groups, JSON lines (id, queries, passages, "
+                                                    "optional negatives; see README 'Data'), repeatable"),
+    ntrex_window: Optional[int] = typer.Option(None, help="NTREX inverse cloze: sentences on each side (2)"),
+    holdout_languages: Optional[str] = typer.Option(None, help="comma-separated languages kept out of training, "
+                                                    "e.g. el,vi"),
+    design: Optional[str] = typer.Option(None, help="practical (default: all groups) or controlled (only groups "
+                                         "that feed both batch kinds)"),
     output: Optional[Path] = typer.Option(None, help="model directory to write (runs/train)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda[:N]; under torchrun auto/cuda give each rank cuda:LOCAL_RANK"),
     mixed_precision: Optional[str] = typer.Option(None, help="auto (bf16 on GPUs that have it, else none), no, bf16 or fp16 (GPU only)"),
@@ -51,6 +58,7 @@ def train(
 ) -> None:
     """Fine-tune an encoder with a batch strategy (hybrid batching and the LAReQA baselines)."""
     overrides = {k: v for k, v in locals().items() if k not in {"config", "resume", "overwrite"}}
+    overrides["train_files"] = overrides.pop("train_file") or None
     noise = {key[len("noise_"):]: overrides.pop(key) for key in [k for k in overrides if k.startswith("noise_")]}
     if any(v is not None for v in noise.values()):
         overrides["noise"] = noise

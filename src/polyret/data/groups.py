@@ -19,6 +19,7 @@ class Group:
     queries: dict[str, str]
     passages: dict[str, str] = field(default_factory=dict)
     contexts: dict[str, str] = field(default_factory=dict)  # paragraph of each passage, when known
+    negatives: dict[str, list[str]] = field(default_factory=dict)  # hard negatives per language (passage side)
 
     def positive(self, query_lang: str, positive_lang: str) -> str | None:
         """The positive text in `positive_lang` for this group's query in `query_lang`, if the group has one.

@@ -132,12 +132,14 @@ class LeakageReport:
 
 
 def training_texts(groups: Iterable[Group]) -> list[TextRecord]:
-    """Every query and passage of `groups`, and each distinct paragraph once."""
+    """Every query, passage and hard negative of `groups`, and each distinct paragraph once."""
     records: list[TextRecord] = []
     seen_contexts: set[str] = set()
     for group in groups:
         records.extend(TextRecord(group.id, "query", lang, text) for lang, text in group.queries.items())
         records.extend(TextRecord(group.id, "passage", lang, text) for lang, text in group.passages.items())
+        records.extend(TextRecord(group.id, "negative", lang, text)
+                       for lang, texts in group.negatives.items() for text in texts)
         for lang, text in group.contexts.items():
             if text not in seen_contexts:
                 seen_contexts.add(text)

@@ -36,14 +36,19 @@ RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustn
 
 
 def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
-    """XQuAD-R by name (under data_dir), or any generic-format directory by path."""
+    """XQuAD-R or the NTREX dialect benchmark / dev set by name (under data_dir), or a generic-format directory."""
     if options.benchmark == "xquad-r":
         return load_xquad_r(options.data_dir, options.languages, options.articles, options.candidate_context)
+    if options.benchmark in ("ntrex-dialects", "ntrex-dev"):
+        from polyret.data.dialects import load_ntrex_benchmark
+
+        dialects = options.benchmark == "ntrex-dialects"
+        return load_ntrex_benchmark(options.data_dir, "test" if dialects else "dev", options.articles, dialects)
     path = Path(options.benchmark)
     if not path.exists():
         raise PolyretError(f"--benchmark: {options.benchmark!r} is neither 'xquad-r' nor an existing directory")
     if options.articles is not None:
-        raise PolyretError("--articles applies to XQuAD-R only")
+        raise PolyretError("--articles applies to XQuAD-R only (first K articles; for ntrex-*: first K sentences)")
     return load_generic(path, options.languages)
 
 

@@ -52,6 +52,7 @@ class Cell:
     model: str
     strategy: str
     seed: int | None = None  # None for cells that do not train
+    design: str | None = None  # practical or controlled for cells that train (None: practical), None otherwise
 
     @property
     def base(self) -> str:
@@ -69,33 +70,43 @@ class Cell:
     def slug(self) -> str:
         """A readable directory name: model short name (plus a hash of a path spec), strategy, seed."""
         seed = "" if self.seed is None else f"__s{self.seed}"
-        return _safe(f"{_model_name(self.model)}__{self.strategy}{seed}")
+        return _safe(f"{_model_name(self.model)}{self._design_part}__{self.strategy}{seed}")
 
     @property
     def training_slug(self) -> str:
-        return _safe(f"{_model_name(self.model)}__{self.base}__s{self.seed}")
+        return _safe(f"{_model_name(self.model)}{self._design_part}__{self.base}__s{self.seed}")
+
+    @property
+    def _design_part(self) -> str:
+        """Practical cells keep the names they had before designs existed; controlled ones are marked."""
+        return "__controlled" if self.design == "controlled" else ""
 
 
 def cells_of(models: list[str], profile: Profile) -> list[Cell]:
     check_strategies(profile.strategies)
     out = []
     for model in models:
-        for strategy in profile.strategies:
-            if split_strategy(strategy)[0] == "zero_shot":
-                out.append(Cell(model, strategy))
-            else:
-                out.extend(Cell(model, strategy, seed) for seed in profile.seeds)
+        for index, design in enumerate(profile.designs):  # each design's trained cells; zero-shot ones once
+            for strategy in profile.strategies:
+                if split_strategy(strategy)[0] == "zero_shot":
+                    if index == 0:
+                        out.append(Cell(model, strategy))
+                else:
+                    out.extend(Cell(model, strategy, seed, design) for seed in profile.seeds)
     return out
 
 
 def train_config(cell: Cell, profile: Profile, data_dir: Path, output: Path, device: str) -> TrainConfig:
-    """The same budget for every trained cell; only the strategy (and the noise of hybrid+noise) differ."""
+    """The same budget and data for every trained cell; only the strategy (and the noise of hybrid+noise) differ,
+    and the design, which decides the groups (the same set for every strategy of a design)."""
     budget = profile.train
     return TrainConfig(
         model=cell.model, strategy=cell.base, alpha=budget.alpha, steps=budget.steps,  # type: ignore[arg-type]
         batch_size=budget.batch_size, lr=budget.lr, query_max_length=budget.query_max_length,
         passage_max_length=budget.passage_max_length, seed=cell.seed or 0, checkpoint_every=budget.checkpoint_every,
         data_dir=data_dir, sources=budget.sources, languages=budget.languages, output=output, device=device,
+        train_files=budget.train_files, ntrex_window=budget.ntrex_window, holdout_languages=budget.holdout_languages,
+        design=cell.design or "practical",
         freeze_embeddings=budget.freeze_embeddings,
         noise=budget.noise if cell.base == "hybrid+noise" else None,
         check_leakage=False,  # the study checks leakage once, before the first cell, and records it

@@ -6,6 +6,7 @@ CPU machine this project is developed on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +15,7 @@ from polyret.evaluate.dev import DevSetConfig
 from polyret.noise.apply import NoiseConfig
 
 ProfileName = Literal["smoke", "quick", "standard", "full"]
+Design = Literal["practical", "controlled"]
 
 TRAINED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")
 BASE_STRATEGIES = ("zero_shot", *TRAINED_STRATEGIES)
@@ -36,6 +38,9 @@ class TrainBudget(BaseModel):
     passage_max_length: int = 96
     languages: list[str] | None = Field(None, description="training languages (None: every one the data has)")
     sources: list[str] | None = Field(None, description="training sources (None: all)")
+    train_files: list[Path] = Field(default_factory=list, description="the user's own JSON-lines groups")
+    ntrex_window: int = Field(2, ge=1, description="NTREX inverse cloze: sentences on each side of the query")
+    holdout_languages: list[str] | None = Field(None, description="languages kept out of training (e.g. el, vi)")
     freeze_embeddings: bool = True
     checkpoint_every: int = Field(20, ge=1)
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
@@ -70,22 +75,26 @@ class Profile(BaseModel):
                                   description="dialect specs of the robustness column (all: default dialects)")
     noise_eval_rate: float = Field(0.3, ge=0, le=1)
     dev: DevEval | None = Field(None, description="development-set curve during training (None: none)")
+    designs: list[Design] = Field(default_factory=lambda: ["practical"], min_length=1,
+                                  description="practical: all groups; controlled: one group set for every strategy")
+    dialect_benchmark: bool = Field(True, description="evaluate every cell on the NTREX dialect benchmark too")
+    dialect_sentences: int | None = Field(None, ge=1, description="its first K held-out sentences (None: all 386)")
 
 
 PROFILES: dict[str, Profile] = {
     # about a minute with the embedded model: CI runs it (with tiny models)
-    "smoke": Profile(name="smoke", languages=["ar", "de", "en", "zh"], articles=1,
+    "smoke": Profile(name="smoke", languages=["ar", "de", "en", "zh"], articles=1, dialect_sentences=12,
                      train=TrainBudget(steps=4, batch_size=8, query_max_length=32, passage_max_length=48,
                                        languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
     # the default: all 11 languages on the DESIGN.md probe subset, one seed, a short fine-tune
-    "quick": Profile(name="quick", articles=4),
+    "quick": Profile(name="quick", articles=4, designs=["practical", "controlled"], dialect_sentences=100),
     # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: the arithmetic; not yet run)
-    "standard": Profile(name="standard", seeds=[0, 1],
+    "standard": Profile(name="standard", seeds=[0, 1], designs=["controlled"],
                         strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
                         train=TrainBudget(steps=120, batch_size=16, checkpoint_every=30),
                         dev=DevEval(every=30)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
-    "full": Profile(name="full", seeds=[0, 1, 2],
+    "full": Profile(name="full", seeds=[0, 1, 2], designs=["practical", "controlled"],
                     strategies=[*DEFAULT_STRATEGIES, "x_x", "en_en", "hybrid+center", "x_y+center"],
                     train=TrainBudget(steps=2000, batch_size=64, lr=2e-5, query_max_length=64, passage_max_length=128,
                                       checkpoint_every=250)),

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from polyret.data.dialects import NAME as DIALECTS
+from polyret.data.dialects import VARIETIES
 from polyret.report.figures import pyplot, save_figure
 
 ALPHA = 0.05
@@ -46,7 +48,8 @@ def _verdict(comparison: dict[str, Any], higher_is_better: bool = True) -> str:
 
 
 def _label(row: dict[str, Any]) -> str:
-    return row["strategy"] + ("" if row["seed"] is None else f" (seed {row['seed']})")
+    design = " [controlled]" if row.get("design") == "controlled" else ""
+    return row["strategy"] + design + ("" if row["seed"] is None else f" (seed {row['seed']})")
 
 
 def answer(summary: dict[str, Any]) -> list[str]:
@@ -339,7 +342,11 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
             ref = row.get("noise_change_versus", {}).get("hybrid")
             lines.append(f"| {_label(row)} | {row['metrics']['mul_map']:.3f} | {row['noised']['mul_map']:.3f} | "
                          f"{_diff(row['noised']['change'])} | {_diff(ref)} |")
+    lines += _seen_unseen_section(done, prof)
+    lines += _dialect_section(done)
     for name, path in summary.get("extra_benchmarks", {}).items():
+        if name == DIALECTS:
+            continue  # its own section: per variety, with the gap to the parent
         with_extra = [r for r in done if name in r.get("extra", {})]
         langs = sorted({lang for r in with_extra for lang in r["extra"][name]["per_language_mul_map"]})
         lines += ["", f"## Extra benchmark: {name}", "", f"`{path}` (generic format). Mul mAP per query language.", "",
@@ -364,6 +371,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
                          f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
                          f"{t['final_loss']:.3f} | {t['step_seconds']} |")
     lines += _dev_section(summary, output)
+    lines += _composition_section(trained)
     if summary.get("leakage"):
         leak = summary["leakage"]
         lines += ["", f"Zero-shot check: {leak['training_texts']:,} training texts against {leak['evaluation_texts']:,}"
@@ -380,3 +388,79 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
               f"noise on {prof['train']['noise']['apply_to']} text (rate {prof['train']['noise']['rate']}, share "
               f"{prof['train']['noise']['share']}, dialects {', '.join(prof['train']['noise']['dialects'])})."]
     return "\n".join(lines) + "\n"
+
+
+def _design_label(row: dict[str, Any]) -> str:
+    return row.get("design") or "-"
+
+
+def _composition_section(trained: list[dict[str, Any]]) -> list[str]:
+    """Per trained cell, measured from its log.jsonl: batch kinds, language pairs and sources actually drawn."""
+    rows = [r for r in trained if r["training"].get("sources") is not None]
+    if not rows:
+        return []
+    lines = ["", "## Data composition", "",
+             "Per trained cell, counted from its `log.jsonl` (each logged batch: rank 0's examples): share of "
+             "monolingual / cross-lingual batches, the most drawn (query-positive) language pairs and the sources "
+             "of the examples; groups: the set its sampler drew from (`sampler.json`; same hash = same groups).",
+             "", "| cell | design | groups | mono / cross | language pairs (share of examples) | sources |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        t = row["training"]
+        batches = t["mono_batches"] + t["cross_batches"]
+        examples = sum(t["sources"].values()) or 1
+        pairs = ", ".join(f"{p} {n / examples:.0%}" for p, n in list(t["language_pairs"].items())[:6])
+        more = len(t["language_pairs"]) - 6
+        pairs += f" (+{more} more)" if more > 0 else ""
+        sources = ", ".join(f"{name} {n / examples:.0%}" for name, n in t["sources"].items())
+        sampler = t.get("sampler") or {}
+        groups = f"{sampler.get('groups')} ({str(sampler.get('groups_sha256'))[:8]})" if sampler else "-"
+        lines.append(f"| {_label(row)} | {_design_label(row)} | {groups} | {t['mono_batches'] / batches:.2f} / "
+                     f"{t['cross_batches'] / batches:.2f} | {pairs} | {sources} |")
+    return lines
+
+
+def _seen_unseen_section(done: list[dict[str, Any]], prof: dict[str, Any]) -> list[str]:
+    rows = [r for r in done if r.get("seen_unseen")]
+    if not rows:
+        return []
+    held = ", ".join(prof["train"]["holdout_languages"])
+    lines = ["", "## Seen and unseen query languages", "",
+             f"Languages held out of training: {held}. Means over the queries of each group of languages.", "",
+             "| cell | seen Mo | seen Cr | seen Mul | seen rank dist. | unseen Mo | unseen Cr | unseen Mul | "
+             "unseen rank dist. |", "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        cells = []
+        for part in ("seen", "unseen"):
+            m = row["seen_unseen"].get(part, {})
+            cells += [f"{m[k]:.3f}" if k in m else "-" for k in ("mo_map", "cr_map", "mul_map")]
+            cells.append(f"{m['rank_distance']:.1f}" if "rank_distance" in m else "-")
+        lines.append(f"| {_label(row)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _dialect_section(done: list[dict[str, Any]]) -> list[str]:
+    rows = [r for r in done if r.get("extra", {}).get(DIALECTS, {}).get("varieties")]
+    if not rows:
+        return []
+    varieties = [v for v in VARIETIES if any(v in r["extra"][DIALECTS]["varieties"] for r in rows)]
+    n = rows[0]["extra"][DIALECTS]["varieties"][varieties[0]]["n_queries"]
+    lines = ["", "## Dialect benchmark (NTREX varieties)", "",
+             f"{n} held-out NTREX sentences (documents never in training) per variety as queries against the same "
+             "sentences in the 11 standard languages. Each entry: the variety's Cr mAP (mean over the ten languages "
+             "other than its parent), then the gap to the parent's own queries on the same sentences and its 95% "
+             "interval. Mo (finding the parent-language sentence) after the slash.", "",
+             "| cell | " + " | ".join(f"{v} (vs {VARIETIES[v][1]})" for v in varieties) + " |",
+             "|---|" + "---|" * len(varieties)]
+    for row in rows:
+        got = row["extra"][DIALECTS]["varieties"]
+        parts = []
+        for v in varieties:
+            if v not in got:
+                parts.append("-")
+                continue
+            g = got[v]["cr_gap"]
+            parts.append(f"{got[v]['cr_map']:.3f} ({g['difference']:+.3f} [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}]) "
+                         f"/ {got[v]['mo_map']:.3f}")
+        lines.append(f"| {_label(row)} | " + " | ".join(parts) + " |")
+    return lines

@@ -64,6 +64,13 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     bench = load_benchmark(base)  # input errors surface before anything is trained
     extras = {name: load_benchmark(EvaluateConfig(benchmark=str(path), data_dir=data_dir))
               for name, path in extras_paths.items()}
+    if profile.dialect_benchmark:  # evaluated in every cell beside XQuAD-R, like an extra benchmark
+        from polyret.data.dialects import NAME, VARIANTS, load_ntrex_benchmark
+
+        if NAME in extras:
+            raise PolyretError(f"--extra-benchmark: the name {NAME!r} is the built-in dialect benchmark's")
+        extras[NAME] = load_ntrex_benchmark(data_dir, "test", profile.dialect_sentences)
+        extras_paths = {**extras_paths, NAME: data_dir / VARIANTS}
     if (output / "report.md").exists() and not overwrite and all(
             _finished(output / "cells" / c.slug, extras_paths) for c in cells):
         raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
@@ -95,9 +102,11 @@ def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: P
     from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
     from polyret.data.training import load_training_groups
 
-    data = load_training_groups(data_dir, profile.train.sources, profile.train.languages)
+    languages = next(train_config(c, profile, data_dir, output, "cpu") for c in cells if c.trains).training_languages
+    data = load_training_groups(data_dir, profile.train.sources, languages, ntrex_window=profile.train.ntrex_window,
+                                train_files=profile.train.train_files)
     key = {"training_files_sha256": data.files, "sources": profile.train.sources,
-           "languages": profile.train.languages}
+           "languages": languages, "ntrex_window": profile.train.ntrex_window}
     if record_path.exists():
         saved = json.loads(record_path.read_text())
         if saved.get("key") == key:
@@ -171,10 +180,16 @@ def _trained_model(cell: Cell, profile: Profile, data_dir: Path, output: Path, o
         saved = read_saved_config(out)
         if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
             raise PolyretError(f"{out}: trained with other options than this profile's; pass --overwrite to retrain")
+        if profile.dev is not None and not (out / "dev_curve.json").exists():
+            raise PolyretError(f"{out}: trained without the profile's development-set curve; pass --overwrite "
+                               "to retrain")
         console.print(f"[dim]model {out.name}: trained earlier, kept[/]")
         return str(out)
     resume = out.exists() and bool(list_checkpoints(out)) and not overwrite
     console.print(f"training {cell.base} (seed {cell.seed}, {config.steps} steps of {config.batch_size} pairs)"
                   + (" [resuming]" if resume else ""))
-    train(config, resume=resume, overwrite=not resume, console=console)
+    from polyret.evaluate.dev_curve import dev_hook_for
+
+    hooks = [dev_hook_for(profile.dev, data_dir)] if profile.dev is not None else []
+    train(config, resume=resume, overwrite=not resume, console=console, hooks=hooks)
     return str(out)

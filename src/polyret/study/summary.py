@@ -6,15 +6,19 @@ noise, and the extra benchmarks. Everything the report says is computed here fro
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from polyret.data.dialects import NAME as DIALECTS
+from polyret.data.dialects import variety_scores
 from polyret.errors import PolyretError
 from polyret.provenance import code_version
 from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test, two_level_ci, two_level_difference
+from polyret.sampling import SAMPLER_INFO
 from polyret.study.grid import Cell
 from polyret.study.profiles import Profile
 from polyret.train.config import read_saved_config
@@ -81,7 +85,38 @@ def _training(out: Path) -> dict[str, Any] | None:
     return {"directory": str(out), "steps": len(records), "batch_size": batch,
             "step_seconds": round(seconds, 1), "final_loss": records[-1]["loss"],
             "mono_batches": kinds.count("mono"), "cross_batches": kinds.count("cross"),
-            "noised_texts": sum(n["changed"] for n in noised) if noised else None}
+            "noised_texts": sum(n["changed"] for n in noised) if noised else None,
+            **composition(records, _read(out / SAMPLER_INFO))}
+
+
+def composition(records: list[dict[str, Any]], sampler: dict[str, Any] | None) -> dict[str, Any]:
+    """What a run actually drew, from its log.jsonl (rank 0's share of each batch): examples per language pair
+    and per source, and the group set its sampler drew from (sampler.json)."""
+    pairs: Counter[str] = Counter()
+    sources: Counter[str] = Counter()
+    for record in records:
+        pairs.update(record.get("language_pairs", {}))
+        sources.update(record.get("sources", {}))
+    out: dict[str, Any] = {"language_pairs": dict(pairs.most_common()), "sources": dict(sources.most_common())}
+    if sampler is not None:
+        out["sampler"] = {key: sampler.get(key) for key in ("design", "groups", "group_sources", "groups_sha256",
+                                                            "languages", "excluded")}
+    return out
+
+
+def seen_unseen(per_query: dict[str, Any], held_out: list[str]) -> dict[str, dict[str, float | int]]:
+    """Mo, Cr, Mul mAP and rank distance over the queries of the languages training saw and of the held-out ones
+    (query means; XQuAD-R has the same questions in every language, so they equal the per-language macro means)."""
+    held = set(held_out)
+    langs = np.array([qid.split("/", 1)[0] for qid in per_query["query_ids"]])
+    unseen = np.isin(langs, list(held))
+    out: dict[str, dict[str, float | int]] = {}
+    for name, mask in (("seen", ~unseen), ("unseen", unseen)):
+        if mask.any():
+            out[name] = {"n_queries": int(mask.sum()), "languages": sorted(set(langs[mask].tolist())),  # type: ignore[dict-item]
+                         **{metric: float(np.nanmean(_array(per_query, key)[mask]))
+                            for metric, key in PER_QUERY_MEASURES.items() if key in per_query}}
+    return out
 
 
 def dev_curve_summary(out: Path) -> dict[str, Any] | None:
@@ -104,12 +139,13 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
     rows: list[dict[str, Any]] = []
     clean_pq: dict[str, dict[str, Any]] = {}
     noised_pq: dict[str, dict[str, Any]] = {}
-    by_key = {(c.model, c.strategy, c.seed): c.slug for c in cells}
+    by_key = {(c.model, c.strategy, c.seed, c.design): c.slug for c in cells}  # baselines: same design
     for cell in cells:
         info = status.get(cell.slug, {"status": "missing"})
         cell_dir = output / "cells" / cell.slug
         row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy, "base": cell.base,
-                               "transform": cell.transform, "seed": cell.seed, "status": info["status"]}
+                               "transform": cell.transform, "seed": cell.seed, "design": cell.design,
+                               "status": info["status"]}
         result = _read(cell_dir / "results.json") if info["status"] == "done" else None
         if result is None:
             row["error"] = info.get("error", "no results")
@@ -126,6 +162,8 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
         row["transform_info"] = result.get("transform")
         clean_pq[cell.slug] = metrics["per_query"]
         row["intervals"] = intervals(metrics["per_query"])
+        if profile.train.holdout_languages:
+            row["seen_unseen"] = seen_unseen(metrics["per_query"], profile.train.holdout_languages)
         row["seconds"] = info.get("seconds")
         row["failed_parts"] = info.get("failed_parts", {})
         if cell.trains:
@@ -151,13 +189,16 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                                       "per_language_mul_map": {k: v["mul_map"]
                                                                for k, v in em["per_query_language"].items()},
                                       "files_sha256": extra["benchmark"]["files_sha256"]}
+                if name == DIALECTS:
+                    row["extra"][name]["varieties"] = variety_scores(em["per_query"])
         rows.append(row)
     for row in rows:
         if row["status"] != "done":
             continue
         row["versus"], row["noise_change_versus"] = {}, {}
         for baseline in BASELINES:
-            key = (row["model"], baseline, None if baseline.startswith("zero_shot") else row["seed"])
+            zero = baseline.startswith("zero_shot")
+            key = (row["model"], baseline, None if zero else row["seed"], None if zero else row["design"])
             other = by_key.get(key)
             if other is None or other == row["cell"] or other not in clean_pq:
                 continue
@@ -169,7 +210,7 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                 theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
                 row["noise_change_versus"][baseline] = compare(
                     mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
-        untransformed = by_key.get((row["model"], row["base"], row["seed"]))
+        untransformed = by_key.get((row["model"], row["base"], row["seed"], row["design"]))
         if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
             # "do they add up?": the transform on top of the same model
             row["versus"][row["base"]] = paired(clean_pq[row["cell"]], clean_pq[untransformed])

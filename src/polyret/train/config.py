@@ -43,15 +43,20 @@ class TrainConfig(BaseModel):
     seed: int = 0
     checkpoint_every: int = Field(25, ge=1)
     data_dir: Path = Path("../shared/data")
-    sources: list[str] | None = None
+    sources: list[str] | None = Field(None, description="registered training sources (None: all; [none]: no source)")
     languages: list[str] | None = None
+    train_files: list[Path] = Field(default_factory=list, description="the user's own JSON-lines groups")
+    ntrex_window: int = Field(2, ge=1, description="NTREX inverse cloze: sentences on each side of the query")
+    holdout_languages: list[str] | None = Field(None, description="languages kept out of training entirely")
+    design: Literal["practical", "controlled"] = Field(
+        "practical", description="controlled: only groups that can feed monolingual and cross-lingual batches")
     output: Path = Path("runs/train")
     device: str = "auto"
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     check_leakage: bool = Field(True, description="refuse to train on text that overlaps the evaluation sets")
     noise: NoiseConfig | None = Field(None, description="synthetic dialectal noise on training pairs")
 
-    @field_validator("sources", "languages", mode="before")
+    @field_validator("sources", "languages", "holdout_languages", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -63,6 +68,22 @@ class TrainConfig(BaseModel):
         if self.strategy == "hybrid+noise" and self.noise is None:
             self.noise = NoiseConfig()
         return self
+
+    @model_validator(mode="after")
+    def _holdout_leaves_languages(self) -> "TrainConfig":
+        if self.holdout_languages is not None and not self.training_languages:
+            raise ValueError("holdout_languages leaves no training language")
+        return self
+
+    @property
+    def training_languages(self) -> list[str] | None:
+        """The languages training reads: `languages` (default the 11 of XQuAD-R) minus `holdout_languages`."""
+        if not self.holdout_languages:
+            return self.languages
+        from polyret.data.xquad_r import XQUAD_R_LANGUAGES
+
+        held = set(self.holdout_languages)
+        return [lang for lang in (self.languages or XQUAD_R_LANGUAGES) if lang not in held]
 
     @property
     def sampler_strategy(self) -> str:

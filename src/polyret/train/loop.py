@@ -138,20 +138,22 @@ def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
 def prepare_data(run: Run) -> TrainData:
     """Training groups, the leakage guard, this rank's sampler and the noiser."""
     from polyret.data.training import load_training_groups
-    from polyret.sampling import make_sampler
+    from polyret.sampling import design_groups, make_sampler
 
     config, dist = run.config, run.dist
-    data = load_training_groups(config.data_dir, config.sources, config.languages)
+    data = load_training_groups(config.data_dir, config.sources, config.training_languages,
+                                ntrex_window=config.ntrex_window, train_files=config.train_files)
+    groups = design_groups(data.groups, config.design)
     if config.check_leakage:
         from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
 
-        assert_no_leakage(training_texts(data.groups), evaluation_texts(config.data_dir))
+        assert_no_leakage(training_texts(groups), evaluation_texts(config.data_dir))
     if config.batch_size % (dist.world_size * config.grad_accum):
         raise PolyretError(f"--batch-size {config.batch_size} must divide evenly over {dist.world_size} rank(s) "
                            f"x {config.grad_accum} accumulation step(s)")
-    sampler = make_sampler(config.sampler_strategy, data.groups, config.batch_size, alpha=config.alpha, tau=config.tau,
+    sampler = make_sampler(config.sampler_strategy, groups, config.batch_size, alpha=config.alpha, tau=config.tau,
                            seed=config.seed, world_size=dist.world_size, rank=dist.rank,
-                           languages=config.languages, per_example_pairs=config.per_example_pairs)
+                           languages=config.training_languages, per_example_pairs=config.per_example_pairs)
     noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
     return TrainData(data=data, sampler=sampler, noiser=noiser)
 
@@ -225,10 +227,12 @@ def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
             run.console.print(f"resuming {out} from step {run.start}")
     elif dist.main:
         from polyret.data.training import stats_json
+        from polyret.sampling import SAMPLER_INFO
 
         out.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out / SAVED_CONFIG, run.config.to_yaml())
         write_json_atomic(out / "data_stats.json", stats_json(data.data))
+        write_json_atomic(out / SAMPLER_INFO, {"design": run.config.design, **data.sampler.describe()})
     dist.barrier()
 
 
@@ -298,10 +302,14 @@ def run_steps(run: Run, data: TrainData, parts: Parts, state: TrainState, hooks:
 def log_record(step: int, batch: Any, result: StepResult, parts: Parts, config: TrainConfig,
                seconds: float) -> dict[str, Any]:
     """One line of log.jsonl."""
-    return {"step": step, "loss": result.loss, "accuracy": result.accuracy, "kind": batch.kind,
-            "query_langs": sorted(set(batch.query_langs)), "passage_langs": sorted(set(batch.positive_langs)),
-            "lr": parts.scheduler.get_last_lr()[0], "grad_norm": result.grad_norm,
-            "pairs_per_second": round(config.batch_size / seconds, 3)}
+    from polyret.sampling import batch_composition
+
+    record = {"step": step, "loss": result.loss, "accuracy": result.accuracy, "kind": batch.kind,
+              "query_langs": sorted(set(batch.query_langs)), "passage_langs": sorted(set(batch.positive_langs)),
+              "lr": parts.scheduler.get_last_lr()[0], "grad_norm": result.grad_norm,
+              "pairs_per_second": round(config.batch_size / seconds, 3)}
+    record.update(batch_composition(batch))  # this rank's share: language pairs, sources, negatives
+    return record
 
 
 # ---------------------------------------------------------------------------------------------- save

@@ -175,12 +175,18 @@ class TrainStep:
         encoder, config = self.encoder, self.config
         queries = encoder.token_ids(encoder.prefixed(batch.queries, "query"), config.query_max_length)
         positives = encoder.token_ids(encoder.prefixed(batch.positives, "passage"), config.passage_max_length)
+        hard = [n for n in getattr(batch, "negatives", []) if n is not None]  # the data's hard negatives, if any
         if config.grad_accum == 1:
             with self.precision.autocast():
                 q = encoder.embed_ids(queries, self.module)
                 p = encoder.embed_ids(positives, self.module)
-                out = self.loss_fn(q, p)
+                n = encoder.embed_ids(encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length),
+                                      self.module) if hard else None
+                out = self.loss_fn(q, p, n)
             self.precision.scaler.scale(out.loss).backward()
+        elif hard:
+            raise PolyretError("hard negatives from the training data are not yet supported with --grad-accum > 1 "
+                               "(gradient caching); use --grad-accum 1 or data without negatives")
         else:
             size = len(queries) // config.grad_accum
             out = self.grad_cache([queries[i:i + size] for i in range(0, len(queries), size)],
