@@ -1,6 +1,11 @@
-"""How comma-separated option and config values are read, in one place."""
+"""How comma-separated option values and YAML config files are read, in one place."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from polyret.errors import PolyretError
 
@@ -18,3 +23,16 @@ def option_list(option: str, value: str | None) -> list[str] | None:
     if not parts:
         raise PolyretError(f"{option}: empty list")
     return parts
+
+
+def read_yaml_options(path: Path) -> dict[str, Any]:
+    """A YAML config file as {option: value}, dashes read as underscores; errors name the file."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise PolyretError(f"{path}: cannot read config ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise PolyretError(f"{path}: malformed YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(loaded, dict):
+        raise PolyretError(f"{path}: a config must be a mapping of option: value")
+    return {str(k).replace("-", "_"): v for k, v in loaded.items()}

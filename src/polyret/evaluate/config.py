@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from polyret.errors import PolyretError
 from polyret.model.encoder import EncoderOptions
 from polyret.model.loading import DEFAULT_MODEL
-from polyret.options import comma_list
+from polyret.options import comma_list, read_yaml_options
 
 SAVED_CONFIG = "evaluate_config.yaml"
 DTYPES = ("float32", "float16", "bfloat16", "int8")
@@ -158,15 +158,7 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> EvaluateConfig:
     """YAML file (if any), then overrides (None means "not given"); errors name the file and the field."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as err:
-            raise PolyretError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise PolyretError(f"{path}: malformed YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise PolyretError(f"{path}: a config must be a mapping of option: value")
-        data.update({str(k).replace("-", "_"): v for k, v in loaded.items()})
+        data.update(read_yaml_options(path))
     data.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return EvaluateConfig(**data)

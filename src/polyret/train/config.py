@@ -9,7 +9,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyret.errors import PolyretError
-from polyret.options import comma_list
+from polyret.options import comma_list, read_yaml_options
 from polyret.noise.apply import NoiseConfig
 
 # "hybrid+noise" is hybrid batching with the `noise` section applied (its defaults if the config has none).
@@ -110,15 +110,7 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """YAML file (if any), then CLI overrides (None means "not given"); errors name the file and field."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except OSError as err:
-            raise PolyretError(f"{path}: cannot read config ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise PolyretError(f"{path}: malformed YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(loaded, dict):
-            raise PolyretError(f"{path}: a config must be a mapping of option: value")
-        data.update({k.replace("-", "_"): v for k, v in loaded.items()})
+        data.update(read_yaml_options(path))
     given = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(given.get("noise"), dict):  # flags refine the file's noise section rather than replace it
         section = data.get("noise") if isinstance(data.get("noise"), dict) else {}
