@@ -155,3 +155,35 @@ def test_one_seed_summaries_have_no_pooled_part() -> None:
             for s in ("x_x_mono", "hybrid")]
     pq = {"m__x_x_mono__s0": _per_query(b[0], ids), "m__hybrid__s0": _per_query(a[0], ids)}
     assert across_seeds(rows, pq) == []  # so collect() adds no "across_seeds" key and the report is unchanged
+
+
+def test_designs_are_never_pooled_as_seeds() -> None:
+    """One seed in each of two designs is one seed per (design, strategy), not two seeds of one strategy."""
+    a, b, ids = _seeded_world()
+    rows, pq = [], {}
+    for design in ("practical", "controlled"):
+        for strategy, values in (("x_x_mono", b), ("hybrid", a)):
+            slug = f"m__{design}__{strategy}__s0"
+            pq[slug] = _per_query(values[0], ids)
+            rows.append({"cell": slug, "model": "m", "strategy": strategy, "seed": 0, "status": "done",
+                         "design": design, "versus": {}})
+    assert across_seeds(rows, pq) == []
+
+    # two seeds in each design: one pooled entry per design, each compared with its own design's baseline
+    a, b, ids = _seeded_world()
+    summary = _summary(a, b, ids)
+    both = []
+    for design in ("practical", "controlled"):
+        for row in summary["cells"]:
+            both.append({**row, "design": design, "cell": f"{design}/{row['cell']}"})
+    pq = {r["cell"]: _per_query((a if r["strategy"] == "hybrid+noise" else b)[r["seed"]], ids) for r in both}
+    pooled = across_seeds(both, pq)
+    assert sorted((e["design"], e["strategy"], tuple(e["seeds"])) for e in pooled) == [
+        ("controlled", "hybrid+noise", (0, 1)), ("controlled", "x_x_mono", (0, 1)),
+        ("practical", "hybrid+noise", (0, 1)), ("practical", "x_x_mono", (0, 1))]
+    for entry in pooled:
+        if entry["strategy"] == "hybrid+noise":
+            assert all(cell.startswith(entry["design"] + "/") for cell in entry["cells"])
+            assert "x_x_mono" in entry["versus"]
+    text = " ".join(answer({**summary, "cells": both, "across_seeds": pooled}))
+    assert text.index("Design: **controlled**") < text.index("Design: **practical**")

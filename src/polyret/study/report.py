@@ -66,7 +66,10 @@ def answer(summary: dict[str, Any]) -> list[str]:
             continue
         pooled = [e for e in pooled_all if e["model"] == model]
         if pooled:  # several seeds: the verdict must hold across them, so the answer rests on the pooled numbers
-            out.append(" ".join(_pooled_answer(model, mine, pooled, prof)))
+            for design in sorted({e.get("design") for e in pooled}, key=lambda d: (d != "controlled", str(d))):
+                ours = [e for e in pooled if e.get("design") == design]
+                rows_d = [r for r in mine if r.get("design") in (design, None)]
+                out.append(" ".join(_pooled_answer(model, rows_d, ours, prof)))
             continue
         n_q = mine[0]["benchmark"]["n_queries"]
         langs = mine[0]["benchmark"]["languages"]
@@ -139,7 +142,12 @@ def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str
             f"{prof['train']['batch_size']} pairs per trained cell, {prof['name']} profile. Trained strategies are "
             f"the mean over their seeds; intervals and tests resample seeds and questions together (two-level "
             f"bootstrap), and a difference is called reliable only if it also has the same sign in every seed."]
-    candidates = [(e["strategy"] + " (seed mean)", e["metrics"]["mul_map"], e["intervals"].get("mul_map"))
+    design = pooled[0].get("design")
+    if design:
+        text.append(f"Design: **{design}**" + (" (every strategy draws from one identical set of groups: the "
+                                              "research question)." if design == "controlled" else
+                                              " (every source; strategies differ in data too)."))
+    candidates = [(_pooled_label(e) + " (seed mean)", e["metrics"]["mul_map"], e["intervals"].get("mul_map"))
                   for e in pooled if "mul_map" in e["metrics"]]
     candidates += [(_label(r), r["metrics"]["mul_map"], r["intervals"].get("mul_map")) for r in rows
                    if r["seed"] is None]
@@ -159,7 +167,7 @@ def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str
                 c = vs[baseline]["mul_map"]
                 parts.append(f"against {name}: Mul mAP {_diff(c)} ({_seed_verdict(c)})")
         if parts:
-            text.append(f"{focus['strategy']} reaches Mul mAP {focus['metrics']['mul_map']:.3f} over its seeds; "
+            text.append(f"{_pooled_label(focus)} reaches Mul mAP {focus['metrics']['mul_map']:.3f} over its seeds; "
                         + "; ".join(parts) + ".")
         mono = vs.get("x_x_mono", {})
         if "mo_map" in mono and "rank_distance" in mono:
@@ -173,28 +181,35 @@ def _pooled_answer(model: str, rows: list[dict[str, Any]], pooled: list[dict[str
             continue
         c = entry["versus"].get("x_x_mono", {}).get("mul_map")
         if c:
-            text.append(f"{strategy} against x_x_mono: Mul mAP {_diff(c)} ({_seed_verdict(c)}).")
+            text.append(f"{_pooled_label(entry)} against x_x_mono: Mul mAP {_diff(c)} ({_seed_verdict(c)}).")
     text.append("Seed-by-seed comparisons and the robustness to dialectal query noise are in the sections below.")
     return text
 
 
+def _pooled_label(entry: dict[str, Any]) -> str:
+    return entry["strategy"] + (" [controlled]" if entry.get("design") == "controlled" else "")
+
+
 def _across_seeds(rows: list[dict[str, Any]], seeds: list[int]) -> list[str]:
-    """Does a comparison hold seed after seed? One line per (strategy, baseline) of the answer's focus."""
+    """Does a comparison hold seed after seed? One line per (design, strategy, baseline) of the answer's focus."""
     out = []
-    for strategy in ("hybrid+noise", "hybrid"):
-        for baseline in ("x_x_mono", "x_y", "hybrid"):
-            if baseline == strategy:
-                continue
-            found = [r["versus"][baseline]["mul_map"] for r in rows
-                     if r["strategy"] == strategy and baseline in r.get("versus", {})]
-            if len(found) < 2:
-                continue
-            wins = sum(c["difference"] > 0 and c["p_value"] < ALPHA for c in found)
-            losses = sum(c["difference"] < 0 and c["p_value"] < ALPHA for c in found)
-            diffs = ", ".join(f"{c['difference']:+.3f}" for c in found)
-            out.append(f"Across {len(found)} seeds, {strategy} minus {baseline} in Mul mAP is {diffs}: reliably "
-                       f"higher in {wins}, reliably lower in {losses}, not distinguishable in "
-                       f"{len(found) - wins - losses}.")
+    designs = sorted({r.get("design") for r in rows if r.get("design")}, key=lambda d: (d != "controlled", d))
+    for design in designs or [None]:
+        suffix = " [controlled]" if design == "controlled" else ""
+        for strategy in ("hybrid+noise", "hybrid"):
+            for baseline in ("x_x_mono", "x_y", "hybrid"):
+                if baseline == strategy:
+                    continue
+                found = [r["versus"][baseline]["mul_map"] for r in rows
+                         if r["strategy"] == strategy and r.get("design") == design and baseline in r.get("versus", {})]
+                if len(found) < 2:
+                    continue
+                wins = sum(c["difference"] > 0 and c["p_value"] < ALPHA for c in found)
+                losses = sum(c["difference"] < 0 and c["p_value"] < ALPHA for c in found)
+                diffs = ", ".join(f"{c['difference']:+.3f}" for c in found)
+                out.append(f"Across {len(found)} seeds, {strategy}{suffix} minus {baseline} in Mul mAP is {diffs}: "
+                           f"reliably higher in {wins}, reliably lower in {losses}, not distinguishable in "
+                           f"{len(found) - wins - losses}.")
     return out
 
 
@@ -249,7 +264,7 @@ def _across_seeds_section(summary: dict[str, Any]) -> list[str]:
         m, ci = e["metrics"], e["intervals"]
         cell = {k: (_fmt_ci(m[k], ci.get(k), ".1f" if k == "rank_distance" else ".3f") if k in m else "-")
                 for k in ("mo_map", "cr_map", "mul_map", "rank_distance")}
-        lines.append(f"| {e['strategy']} | {', '.join(map(str, e['seeds']))} | {cell['mo_map']} | {cell['cr_map']} | "
+        lines.append(f"| {_pooled_label(e)} | {', '.join(map(str, e['seeds']))} | {cell['mo_map']} | {cell['cr_map']} | "
                      f"{cell['mul_map']} | {cell['rank_distance']} | {versus(e, 'x_x_mono')} | {versus(e, 'x_y')} |")
     done = [r for r in summary["cells"] if r["status"] == "done"]
     tallies = []

@@ -229,16 +229,17 @@ def _stack(slugs: list[str], per_query: dict[str, dict[str, Any]], key: str) -> 
 
 
 def across_seeds(rows: list[dict[str, Any]], clean_pq: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (model, strategy) with two or more finished seeds: seed-mean metrics with two-level intervals, and
-    two-level comparisons with every baseline (zero-shot ones have one 'seed'). A comparison `holds_across_seeds`
-    when its two-level interval excludes 0 and every same-seed paired difference has the same sign.
+    """Per (model, design, strategy) with two or more finished seeds: seed-mean metrics with two-level intervals,
+    and two-level comparisons with every baseline of the same design (zero-shot ones have one 'seed' and no
+    design). A comparison `holds_across_seeds` when its two-level interval excludes 0 and every same-seed paired
+    difference has the same sign. Designs are never pooled: a controlled and a practical cell are different data.
     """
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str | None, str], list[dict[str, Any]]] = {}
     for row in rows:
         if row["status"] == "done" and row["cell"] in clean_pq:
-            groups.setdefault((row["model"], row["strategy"]), []).append(row)
+            groups.setdefault((row["model"], row.get("design"), row["strategy"]), []).append(row)
     out = []
-    for (model, strategy), mine in groups.items():
+    for (model, design, strategy), mine in groups.items():
         seeds = [r["seed"] for r in mine]
         if len(mine) < 2 or None in seeds:
             continue
@@ -247,7 +248,7 @@ def across_seeds(rows: list[dict[str, Any]], clean_pq: dict[str, dict[str, Any]]
         if any(clean_pq[s]["query_ids"] != ids for s in slugs):
             raise PolyretError(f"across seeds: the seeds of {strategy} were evaluated on different queries")
         clusters = clusters_from_ids(ids)
-        entry: dict[str, Any] = {"model": model, "strategy": strategy, "seeds": seeds, "cells": slugs,
+        entry: dict[str, Any] = {"model": model, "design": design, "strategy": strategy, "seeds": seeds, "cells": slugs,
                                  "metrics": {}, "intervals": {}, "versus": {}}
         for metric, key in PER_QUERY_MEASURES.items():
             values = _stack(slugs, clean_pq, key)
@@ -256,7 +257,7 @@ def across_seeds(rows: list[dict[str, Any]], clean_pq: dict[str, dict[str, Any]]
             ci = two_level_ci(values, clusters)
             entry["metrics"][metric], entry["intervals"][metric] = ci.mean, [ci.low, ci.high]
         for baseline in BASELINES:
-            theirs = groups.get((model, baseline), [])
+            theirs = groups.get((model, design, baseline)) or groups.get((model, None, baseline), [])
             if baseline == strategy or not theirs:
                 continue
             if strategy in BASELINES and BASELINES.index(strategy) < BASELINES.index(baseline):
