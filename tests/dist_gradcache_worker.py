@@ -42,6 +42,10 @@ def main(workdir: Path) -> None:
     out = cache(list(xq.chunk(chunks)), list(xp.chunk(chunks)))
     torch.save({"loss": out.loss, "reductions": reductions["n"],
                 "grads": {name: p.grad for name, p in encoder.named_parameters()}}, workdir / f"rank{rank}.pt")
+    # Let every rank finish its gloo work and drop DDP's pending futures before the group goes: a rank that
+    # tears down while gloo threads still hold work aborts ("terminate called without an active exception").
+    dist.barrier()
+    del cache, model, out
     dist.destroy_process_group()
 
 
