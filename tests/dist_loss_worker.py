@@ -43,6 +43,7 @@ def main(workdir: Path) -> None:
         results.append({"loss": out.loss.detach(), "accuracy": out.accuracy, "grads": grads})
 
     torch.save(results, workdir / f"rank{rank}.pt")
+    dist.barrier()  # every rank done with gloo before any tears the group down
     dist.destroy_process_group()
 
 
