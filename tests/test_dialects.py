@@ -67,3 +67,21 @@ def test_evaluator_runs_the_dialect_benchmark(tiny_models: dict[str, Path], data
     scores = variety_scores(metrics["per_query"])
     assert set(scores) == set(VARIETIES) and all(s["n_queries"] == 8 for s in scores.values())
     assert all(np.isfinite(s["cr_gap"]["difference"]) for s in scores.values())
+
+
+def test_variety_differences_pair_each_variety_by_sentence() -> None:
+    """Hand-made: the cell beats the baseline by exactly 0.1 Cr AP on gsw-BE and equals it on es-MX."""
+    from polyret.data.dialects import variety_differences
+    from polyret.errors import PolyretError
+
+    ids = [f"gsw-BE/{i}" for i in range(20)] + [f"es-MX/{i}" for i in range(20)] + [f"de/{i}" for i in range(20)]
+    base = [0.3 + 0.02 * (i % 10) for i in range(60)]
+    cell = [v + 0.1 if i < 20 else v for i, v in enumerate(base)]
+    got = variety_differences({"query_ids": ids, "cr_ap": cell}, {"query_ids": ids, "cr_ap": base})
+    assert set(got) == {"gsw-BE", "es-MX"}  # the parent's own queries are not a variety
+    assert got["gsw-BE"]["n_queries"] == 20
+    assert got["gsw-BE"]["difference"] == pytest.approx(0.1)
+    assert got["gsw-BE"]["ci"][0] == pytest.approx(0.1) and got["gsw-BE"]["p_value"] < 0.001
+    assert got["es-MX"]["difference"] == pytest.approx(0.0) and got["es-MX"]["p_value"] == pytest.approx(1.0)
+    with pytest.raises(PolyretError, match="different queries"):
+        variety_differences({"query_ids": ids[::-1], "cr_ap": cell}, {"query_ids": ids, "cr_ap": base})

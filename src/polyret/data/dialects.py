@@ -105,3 +105,21 @@ def variety_scores(per_query: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "cr_gap": compare(arrays["cr_ap"][v], arrays["cr_ap"][p], clusters),
         }
     return out
+
+
+def variety_differences(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per variety: the cell's Cr AP minus the baseline's on the same variety queries (paired by sentence), with
+    its 95% interval and paired p. This is how the study asks "does training noise help real dialect queries?"."""
+    from polyret.errors import PolyretError
+    from polyret.study.summary import compare
+
+    if cell["query_ids"] != baseline["query_ids"]:
+        raise PolyretError("dialect benchmark: the two cells were evaluated on different queries")
+    ids = cell["query_ids"]
+    a, b = (np.array([np.nan if v is None else v for v in pq["cr_ap"]], dtype=np.float64) for pq in (cell, baseline))
+    out: dict[str, dict[str, Any]] = {}
+    for variety in VARIETIES:
+        rows = np.array([i for i, qid in enumerate(ids) if qid.split("/", 1)[0] == variety], dtype=np.int64)
+        if len(rows):
+            out[variety] = {"n_queries": int(len(rows)), **compare(a[rows], b[rows], np.arange(len(rows)))}
+    return out

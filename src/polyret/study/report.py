@@ -478,4 +478,14 @@ def _dialect_section(done: list[dict[str, Any]]) -> list[str]:
             parts.append(f"{got[v]['cr_map']:.3f} ({g['difference']:+.3f} [{g['ci'][0]:+.3f}, {g['ci'][1]:+.3f}]) "
                          f"/ {got[v]['mo_map']:.3f}")
         lines.append(f"| {_label(row)} | " + " | ".join(parts) + " |")
+    noise = [r for r in rows if r["extra"][DIALECTS].get("noise_versus_hybrid")]
+    if noise:
+        lines += ["", "Does dialectal noise in training help real dialect queries? hybrid+noise minus hybrid (same "
+                  "seed and design), Cr mAP of each variety's queries, paired by sentence: difference, 95% bootstrap "
+                  "interval, paired randomisation p.", "",
+                  "| cell | " + " | ".join(varieties) + " |", "|---|" + "---|" * len(varieties)]
+        for row in noise:
+            got = row["extra"][DIALECTS]["noise_versus_hybrid"]
+            lines.append(f"| {_label(row)} | " + " | ".join(_diff(got[v]) if v in got else "-" for v in varieties)
+                         + " |")
     return lines

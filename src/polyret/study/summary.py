@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from polyret.data.dialects import NAME as DIALECTS
-from polyret.data.dialects import variety_scores
+from polyret.data.dialects import variety_differences, variety_scores
 from polyret.errors import PolyretError
 from polyret.provenance import code_version
 from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test, two_level_ci, two_level_difference
@@ -138,6 +138,7 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
     """The study summary (OUT/results.json)."""
     rows: list[dict[str, Any]] = []
     clean_pq: dict[str, dict[str, Any]] = {}
+    dialect_pq: dict[str, dict[str, Any]] = {}  # per-query arrays of the dialect benchmark, per cell
     noised_pq: dict[str, dict[str, Any]] = {}
     by_key = {(c.model, c.strategy, c.seed, c.design): c.slug for c in cells}  # baselines: same design
     for cell in cells:
@@ -191,6 +192,7 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                                       "files_sha256": extra["benchmark"]["files_sha256"]}
                 if name == DIALECTS:
                     row["extra"][name]["varieties"] = variety_scores(em["per_query"])
+                    dialect_pq[row["cell"]] = em["per_query"]
         rows.append(row)
     for row in rows:
         if row["status"] != "done":
@@ -210,6 +212,11 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                 theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
                 row["noise_change_versus"][baseline] = compare(
                     mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
+        hybrid = by_key.get((row["model"], "hybrid", row["seed"], row["design"]))
+        if row["strategy"] == "hybrid+noise" and row["cell"] in dialect_pq and hybrid in dialect_pq:
+            # does training noise help real dialect queries? per variety, paired by sentence
+            row["extra"][DIALECTS]["noise_versus_hybrid"] = variety_differences(dialect_pq[row["cell"]],
+                                                                               dialect_pq[hybrid])
         untransformed = by_key.get((row["model"], row["base"], row["seed"], row["design"]))
         if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
             # "do they add up?": the transform on top of the same model
