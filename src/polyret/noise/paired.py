@@ -22,21 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
+from polyret.data.dialects import VARIANTS
+from polyret.data.sources.ntrex import DOCUMENT_IDS, FILES, document_split
 from polyret.errors import PolyretError
 from polyret.noise.engine import noise_text
 from polyret.noise.tables import TYPO_DIALECT, available, language_table
 
 Split = Literal["train", "dev", "test", "all"]
 NTREX = Path("train") / "ntrex"
-VARIANTS = Path("dev") / "ntrex-variants"
-DOCUMENT_IDS = "DOCUMENT_IDS.tsv"
-# XQuAD-R language -> its standard NTREX reference (the English file is the source side)
-STANDARD_FILES = {
-    "ar": "newstest2019-ref.arb.txt", "de": "newstest2019-ref.deu.txt", "el": "newstest2019-ref.ell.txt",
-    "en": "newstest2019-src.eng.txt", "es": "newstest2019-ref.spa.txt", "hi": "newstest2019-ref.hin.txt",
-    "ru": "newstest2019-ref.rus.txt", "th": "newstest2019-ref.tha.txt", "tr": "newstest2019-ref.tur.txt",
-    "vi": "newstest2019-ref.vie.txt", "zh": "newstest2019-ref.zho-CN.txt",
-}
 BOOTSTRAP = 1000
 
 
@@ -142,8 +135,7 @@ def split_lines(ids: Sequence[str], split: Split) -> list[int]:
     """0-based line indices of the documents of `split` (see the module docstring); "all" is every line."""
     if split == "all":
         return list(range(len(ids)))
-    order = list(dict.fromkeys(ids))
-    which = {doc: "test" if k % 5 == 0 else "dev" if k % 5 == 1 else "train" for k, doc in enumerate(order)}
+    which = document_split(list(ids))  # the training data's own split: held-out documents stay held out
     return [i for i, doc in enumerate(ids) if which[doc] == split]
 
 
@@ -168,9 +160,9 @@ def paired_realism(data_dir: Path, rate: float = 0.5, seed: int = 0, languages: 
     keep = split_lines(ids, split)
     records = []
     for language, dialect, code in targets:
-        standard_all = _lines(data_dir / NTREX / STANDARD_FILES[language])
+        standard_all = _lines(data_dir / NTREX / FILES[language])
         real_all = _lines(data_dir / VARIANTS / f"newstest2019-ref.{code}.txt")
-        for path, lines in ((STANDARD_FILES[language], standard_all), (code, real_all)):
+        for path, lines in ((FILES[language], standard_all), (code, real_all)):
             if len(lines) != len(ids):
                 raise PolyretError(f"{path}: {len(lines)} lines, but {ids_path} has {len(ids)}: not line-aligned")
         pairs = [(standard_all[i].strip(), real_all[i].strip()) for i in keep]
