@@ -16,28 +16,23 @@ k % 5 == 0 for the dialect benchmark and trains on the rest).
 
 from __future__ import annotations
 
-import random
 from functools import lru_cache
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Sequence
+
+import numpy as np
 
 from polyret.data.dialects import VARIANTS
 from polyret.data.sources.ntrex import DOCUMENT_IDS, FILES, document_split
 from polyret.errors import PolyretError
 from polyret.noise.engine import noise_text
 from polyret.noise.tables import TYPO_DIALECT, available, language_table
+from polyret.report.stats import Interval, bootstrap_ci
 
 Split = Literal["train", "dev", "test", "all"]
 NTREX = Path("train") / "ntrex"
 BOOTSTRAP = 1000
-
-
-@dataclass(frozen=True)
-class Interval:
-    mean: float
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -69,14 +64,10 @@ class PairedRecord:
 
 
 def bootstrap(values: Sequence[float], seed: int = 0, resamples: int = BOOTSTRAP) -> Interval:
-    """Mean of `values` with a 95% percentile bootstrap interval (resampling the items with replacement)."""
-    n = len(values)
-    if n == 0:
+    """Mean of `values` with a 95% percentile bootstrap interval, each sentence its own cluster."""
+    if not len(values):
         raise PolyretError("bootstrap: no values")
-    mean = sum(values) / n
-    rng = random.Random(seed)
-    means = sorted(sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    return Interval(mean, means[int(0.025 * resamples)], means[min(resamples - 1, int(0.975 * resamples))])
+    return bootstrap_ci(np.asarray(values, dtype=np.float64), np.arange(len(values)), n_boot=resamples, seed=seed)
 
 
 def chrf(hypothesis: str, reference: str) -> float:
