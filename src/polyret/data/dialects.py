@@ -21,10 +21,11 @@ from typing import Any
 import numpy as np
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
-from polyret.data.sources.ntrex import (DOCUMENT_IDS, FILES, Split, document_split, held_out_lines, read_aligned,
+from polyret.data.sources.ntrex import (DOCUMENT_IDS, FILES, Split, held_out_lines, read_aligned,
                                         read_document_ids)
 from polyret.errors import PolyretError
 from polyret.provenance import sha256_file
+from polyret.report.stats import compare, per_query_array
 
 NAME = "ntrex-dialects"
 DEV_NAME = "ntrex-dev"
@@ -83,11 +84,8 @@ def load_ntrex_benchmark(data_dir: Path, split: Split = "test", max_sentences: i
 def variety_scores(per_query: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per variety, from an evaluation's per-query arrays: n, Mo/Cr/Mul mAP, its parent's Cr and Mul mAP on the
     same sentences, and the Cr gap (variety minus parent) with its 95% interval and paired p (by sentence)."""
-    from polyret.study.summary import compare
-
     ids = per_query["query_ids"]
-    arrays = {key: np.array([np.nan if v is None else v for v in per_query[key]], dtype=np.float64)
-              for key in ("mul_ap", "mo_ap", "cr_ap")}
+    arrays = {key: per_query_array(per_query, key) for key in ("mul_ap", "mo_ap", "cr_ap")}
     index = {qid: i for i, qid in enumerate(ids)}
     out: dict[str, dict[str, Any]] = {}
     for variety, (_, parent) in VARIETIES.items():
@@ -110,13 +108,10 @@ def variety_scores(per_query: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def variety_differences(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Per variety: the cell's Cr AP minus the baseline's on the same variety queries (paired by sentence), with
     its 95% interval and paired p. This is how the study asks "does training noise help real dialect queries?"."""
-    from polyret.errors import PolyretError
-    from polyret.study.summary import compare
-
     if cell["query_ids"] != baseline["query_ids"]:
         raise PolyretError("dialect benchmark: the two cells were evaluated on different queries")
     ids = cell["query_ids"]
-    a, b = (np.array([np.nan if v is None else v for v in pq["cr_ap"]], dtype=np.float64) for pq in (cell, baseline))
+    a, b = per_query_array(cell, "cr_ap"), per_query_array(baseline, "cr_ap")
     out: dict[str, dict[str, Any]] = {}
     for variety in VARIETIES:
         rows = np.array([i for i, qid in enumerate(ids) if qid.split("/", 1)[0] == variety], dtype=np.int64)

@@ -8,6 +8,7 @@ the headline macro means when every language has the same queries (XQuAD-R and i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -144,3 +145,15 @@ def two_level_difference(a_by_seed: np.ndarray, b_by_seed: np.ndarray, clusters:
     p = min(1.0, 2.0 * (1 + side) / (n_boot + 1))
     return SeedComparison(float(observed), float(np.quantile(diff, tail)), float(np.quantile(diff, 1.0 - tail)),
                           float(p))
+
+
+def per_query_array(per_query: dict[str, Any], key: str) -> np.ndarray:
+    """One per-query measure of a result's `per_query` section as float64, None (undefined) as NaN."""
+    return np.array([np.nan if v is None else v for v in per_query[key]], dtype=np.float64)
+
+
+def compare(a: np.ndarray, b: np.ndarray, clusters: np.ndarray) -> dict[str, Any]:
+    """a - b over the same queries: mean difference, its 95% bootstrap interval, paired randomisation p."""
+    difference, p = paired_test(a, b, clusters)
+    ci = bootstrap_ci(a - b, clusters)
+    return {"difference": difference, "ci": [ci.low, ci.high], "p_value": p}

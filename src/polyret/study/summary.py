@@ -17,7 +17,8 @@ from polyret.data.dialects import NAME as DIALECTS
 from polyret.data.dialects import variety_differences, variety_scores
 from polyret.errors import PolyretError
 from polyret.provenance import code_version
-from polyret.report.stats import bootstrap_ci, clusters_from_ids, paired_test, two_level_ci, two_level_difference
+from polyret.report.stats import bootstrap_ci, clusters_from_ids, compare, two_level_ci, two_level_difference
+from polyret.report.stats import per_query_array as _array
 from polyret.sampling import SAMPLER_INFO
 from polyret.study.grid import Cell
 from polyret.study.profiles import Profile
@@ -29,10 +30,6 @@ PER_QUERY_MEASURES = {"mo_map": "mo_ap", "cr_map": "cr_ap", "mul_map": "mul_ap",
 BASELINES = ("zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid")
 
 
-def _array(per_query: dict[str, Any], key: str) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in per_query[key]], dtype=np.float64)
-
-
 def intervals(per_query: dict[str, Any]) -> dict[str, list[float]]:
     clusters = clusters_from_ids(per_query["query_ids"])
     out = {}
@@ -42,13 +39,6 @@ def intervals(per_query: dict[str, Any]) -> dict[str, list[float]]:
             ci = bootstrap_ci(values, clusters)
             out[metric] = [ci.low, ci.high]
     return out
-
-
-def compare(a: np.ndarray, b: np.ndarray, clusters: np.ndarray) -> dict[str, Any]:
-    """a - b over the same queries: mean difference, its 95% bootstrap interval, paired randomisation p."""
-    difference, p = paired_test(a, b, clusters)
-    ci = bootstrap_ci(a - b, clusters)
-    return {"difference": difference, "ci": [ci.low, ci.high], "p_value": p}
 
 
 def paired(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str, Any]]:
