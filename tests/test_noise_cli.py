@@ -159,6 +159,13 @@ def test_study_noise_families_option(tmp_path, monkeypatch) -> None:  # noqa: AN
     assert seen["noise"].dialects == ["all-*"]  # the rest of the profile's noise is kept
     result = runner.invoke(app, ["run", "--output", str(tmp_path / "t"), "--noise-families", "lexicon"])
     assert result.exit_code == 2 and "--noise-families" in result.output and "unknown families" in result.output
+    result = runner.invoke(app, ["run", "--output", str(tmp_path / "r"), "--strategies", "hybrid+noise",
+                                 "--noise-dialects", "ar-arabizi,zh-pinyin"])
+    assert result.exit_code == 0, result.output
+    assert seen["noise"].dialects == ["ar-arabizi", "zh-pinyin"] and seen["noise"].families is None
+    assert seen["noise"].targets() == {"ar": ("arabizi",), "zh": ("pinyin",)}  # de, en, ... stay clean
+    result = runner.invoke(app, ["run", "--output", str(tmp_path / "u"), "--noise-dialects", "ar-latin"])
+    assert result.exit_code == 2 and "--noise-dialects" in result.output and "ar-arabizi" in result.output
 
 
 @pytest.mark.parametrize("lang, dialect, text", [("ar", "arabizi", "لماذا أنت هنا؟"), ("zh", "pinyin", "我们去银行。"),

@@ -14,12 +14,13 @@ def _register_commands() -> None:
     from polyret.cli.evaluate import evaluate
     from polyret.cli.fetch import fetch
     from polyret.cli.noise import noise_app
-    from polyret.cli.study import run
+    from polyret.cli.study import ablation, run
     from polyret.cli.train import train
 
     app.command()(evaluate)
     app.command()(train)
     app.command()(run)
+    app.command()(ablation)
     data_app.command("fetch")(fetch)
     app.add_typer(data_app, name="data")
     app.add_typer(noise_app, name="noise")

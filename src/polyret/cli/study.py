@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -32,6 +32,9 @@ def run(
     noise_families: Optional[str] = typer.Option(None, help="hybrid+noise trains with these noise families only, "
                                                  "e.g. lexical or phonological,orthographic (a family ablation: one "
                                                  "study directory per subset)"),
+    noise_dialects: Optional[str] = typer.Option(None, help="hybrid+noise draws from these dialect targets only, "
+                                                 "e.g. ar-arabizi,zh-pinyin (the romanisation arm of the ablation; "
+                                                 "languages without a listed target stay clean)"),
     designs: Optional[str] = typer.Option(None, help="practical, controlled or both (practical,controlled): "
                                           "override the profile's designs"),
     holdout_languages: Optional[str] = typer.Option(None, help="languages kept out of training, e.g. el,vi "
@@ -60,16 +63,10 @@ def run(
             chosen = chosen.model_copy(update={"seeds": [int(x) for x in comma_list(seeds)]})
         except ValueError:
             raise PolyretError(f"--seeds: {seeds!r} is not a comma-separated list of integers") from None
-    if noise_families is not None:
-        from pydantic import ValidationError
-
-        from polyret.noise.apply import NoiseConfig
-
-        try:
-            noise = NoiseConfig(**{**chosen.train.noise.model_dump(), "families": comma_list(noise_families)})
-        except ValidationError as err:
-            raise PolyretError(f"--noise-families: {err.errors()[0]['msg']}") from None
-        chosen = chosen.model_copy(update={"train": chosen.train.model_copy(update={"noise": noise})})
+    for option, field, value in (("--noise-families", "families", noise_families),
+                                 ("--noise-dialects", "dialects", noise_dialects)):
+        if value is not None:
+            chosen = _with_noise(chosen, option, field, comma_list(value))
     if designs is not None:
         chosen = chosen.model_copy(update={"designs": _choices("--designs", designs, ("practical", "controlled"))})
     budget: dict[str, object] = {}
@@ -95,9 +92,59 @@ def run(
         raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")
 
 
+def _with_noise(profile: Any, option: str, field: str, value: list[str]) -> Any:
+    """The profile with one field of hybrid+noise's noise section replaced (checked as the config checks it)."""
+    from pydantic import ValidationError
+
+    from polyret.noise.apply import NoiseConfig
+    from polyret.noise.tables import parse_spec
+
+    try:
+        noise = NoiseConfig(**{**profile.train.noise.model_dump(), field: value})
+        if field == "dialects":
+            for spec in value:
+                parse_spec(spec)
+    except ValidationError as err:
+        raise PolyretError(f"{option}: {err.errors()[0]['msg']}") from None
+    except PolyretError as err:
+        raise PolyretError(f"{option}: {err}") from None
+    return profile.model_copy(update={"train": profile.train.model_copy(update={"noise": noise})})
+
+
 def _choices(option: str, value: str, allowed: tuple[str, ...]) -> list[str]:
     parts = comma_list(value)
     bad = [p for p in parts if p not in allowed]
     if not parts or bad or len(set(parts)) != len(parts):
         raise PolyretError(f"{option}: expected a comma-separated subset of {', '.join(allowed)}, got {value!r}")
     return parts
+
+
+@friendly
+def ablation(
+    arms: list[str] = typer.Argument(..., help="ARM=STUDY_DIR, one per arm: each a finished study with a hybrid "
+                                     "and a hybrid+noise cell (e.g. lexical=runs/abl-lexical all=runs/study)"),
+    design: str = typer.Option("controlled", help="which design's cells to compare"),
+    output: Optional[Path] = typer.Option(None, help="also write the table to this markdown file, and the forest "
+                                          "plot beside it (same name, .png)"),
+) -> None:
+    """The noise ablation: hybrid+noise minus hybrid per arm, on clean XQuAD-R, under query noise and on real
+    dialect queries per variety, read from the studies' results (nothing is recomputed)."""
+    from rich.markdown import Markdown
+
+    from polyret.report.io import write_text_atomic
+    from polyret.study.ablation import ablation_figure, ablation_rows, render_ablation
+
+    parsed: dict[str, Path] = {}
+    for arm in arms:
+        name, sep, directory = arm.partition("=")
+        if not sep or not name or not directory:
+            raise PolyretError(f"ablation: expected ARM=STUDY_DIR, got {arm!r}")
+        if name in parsed:
+            raise PolyretError(f"ablation: arm {name!r} given twice")
+        parsed[name] = Path(directory)
+    rows = ablation_rows(parsed, design)
+    text = render_ablation(rows)
+    if output is not None:
+        figure = ablation_figure(rows, output.with_suffix(".png"))
+        write_text_atomic(output, text + f"\n![forest plot of the ablation]({figure.name})\n")
+    Console().print(Markdown(text))
