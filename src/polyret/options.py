@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,26 @@ def option_list(option: str, value: str | None) -> list[str] | None:
     if not parts:
         raise PolyretError(f"{option}: empty list")
     return parts
+
+
+def name_path_pairs(option: str, specs: list[str], form: str = "NAME=DIR",
+                    check_name: Callable[[str, str], None] | None = None) -> dict[str, Path]:
+    """NAME=DIR arguments as {name: path}, in the order given; errors name the option and the argument.
+
+    check_name(spec, name), if given, raises for a name the caller does not accept (before the duplicate check).
+    """
+    out: dict[str, Path] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        name = name.strip()
+        if not sep or not name or not path.strip():
+            raise PolyretError(f"{option} {spec!r}: expected {form}")
+        if check_name is not None:
+            check_name(spec, name)
+        if name in out:
+            raise PolyretError(f"{option}: name {name!r} given twice")
+        out[name] = Path(path.strip())
+    return out
 
 
 def read_yaml_options(path: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from polyret.cli.common import console, default_data_dir, friendly
 from polyret.errors import PolyretError
-from polyret.options import comma_list
+from polyret.options import comma_list, name_path_pairs
 
 
 @friendly
@@ -97,17 +97,11 @@ def _with_noise(profile: Any, option: str, field: str, value: list[str]) -> Any:
     from pydantic import ValidationError
 
     from polyret.noise.apply import NoiseConfig
-    from polyret.noise.tables import parse_spec
 
     try:
         noise = NoiseConfig(**{**profile.train.noise.model_dump(), field: value})
-        if field == "dialects":
-            for spec in value:
-                parse_spec(spec)
     except ValidationError as err:
         raise PolyretError(f"{option}: {err.errors()[0]['msg']}") from None
-    except PolyretError as err:
-        raise PolyretError(f"{option}: {err}") from None
     return profile.model_copy(update={"train": profile.train.model_copy(update={"noise": noise})})
 
 
@@ -134,15 +128,7 @@ def ablation(
     from polyret.report.io import write_text_atomic
     from polyret.study.ablation import ablation_figure, ablation_rows, render_ablation
 
-    parsed: dict[str, Path] = {}
-    for arm in arms:
-        name, sep, directory = arm.partition("=")
-        if not sep or not name or not directory:
-            raise PolyretError(f"ablation: expected ARM=STUDY_DIR, got {arm!r}")
-        if name in parsed:
-            raise PolyretError(f"ablation: arm {name!r} given twice")
-        parsed[name] = Path(directory)
-    rows = ablation_rows(parsed, design)
+    rows = ablation_rows(name_path_pairs("ablation", arms, form="ARM=STUDY_DIR"), design)
     text = render_ablation(rows)
     if output is not None:
         figure = ablation_figure(rows, output.with_suffix(".png"))

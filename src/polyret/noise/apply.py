@@ -40,6 +40,16 @@ class NoiseConfig(BaseModel):
             return comma_list(value)
         return value
 
+    @field_validator("dialects")
+    @classmethod
+    def _known_dialects(cls, value: list[str]) -> list[str]:
+        for spec in value:
+            try:
+                parse_spec(spec)
+            except PolyretError as err:
+                raise ValueError(str(err)) from None
+        return value
+
     @field_validator("families")
     @classmethod
     def _known_families(cls, value: list[str] | None) -> list[str] | None:

@@ -38,10 +38,10 @@ def ablation_rows(arms: dict[str, Path], design: str = "controlled") -> list[dic
                  and c.get("design", "practical") == design and c.get("status") == "done"]
         if not cells:
             raise PolyretError(f"{path}: no finished hybrid+noise cell of the {design} design")
+        noise = summary["profile"]["train"]["noise"]
         for cell in cells:
             if "hybrid" not in cell.get("versus", {}):
                 raise PolyretError(f"{path}: cell {cell['cell']} has no hybrid cell to be compared with")
-            noise = summary["profile"]["train"]["noise"]
             rows.append({
                 "arm": arm, "cell": cell["cell"], "seed": cell.get("seed"), "directory": str(directory),
                 "families": noise.get("families"), "dialects": noise.get("dialects"),

@@ -17,6 +17,7 @@ import yaml
 from rich.console import Console
 
 from polyret.errors import PolyretError
+from polyret.options import name_path_pairs
 from polyret.evaluate.config import EvaluateConfig, evaluation_dtype
 from polyret.evaluate.runner import evaluate, load_benchmark, prepare_output
 from polyret.model.encoder import Encoder, EncoderOptions
@@ -32,18 +33,11 @@ EXTRA = "extra"
 
 def parse_extra_benchmarks(specs: list[str]) -> dict[str, Path]:
     """NAME=DIR pairs of --extra-benchmark; names become directory names and report headings."""
-    out: dict[str, Path] = {}
-    for spec in specs:
-        name, sep, path = spec.partition("=")
-        name = name.strip()
-        if not sep or not name or not path.strip():
-            raise PolyretError(f"--extra-benchmark {spec!r}: expected NAME=DIR")
+    def directory_name(spec: str, name: str) -> None:
         if not name.replace("-", "").replace("_", "").isalnum():
             raise PolyretError(f"--extra-benchmark {spec!r}: NAME may hold letters, digits, - and _ only")
-        if name in out:
-            raise PolyretError(f"--extra-benchmark: name {name!r} given twice")
-        out[name] = Path(path.strip())
-    return out
+
+    return name_path_pairs("--extra-benchmark", specs, check_name=directory_name)
 
 
 def cell_parts(cell_dir: Path, extras: dict[str, Path]) -> dict[str, Path]:
