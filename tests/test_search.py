@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import polyret.evaluate.search as search_module
 from polyret.errors import PolyretError
@@ -184,3 +185,63 @@ def test_torch_path_equals_numpy_path_on_ties_and_near_ties(seed: int) -> None:
     scores = np.rint(q[1].astype(np.float64) * SCORE_SCALE @ c.astype(np.float64).T)
     near = np.sort(scores[np.abs(c - c[7]).max(axis=1) < 1e-6])
     assert (np.diff(near) == 0).any() and ((np.diff(near) > 0) & (np.diff(near) < 2**12)).any()  # real near-ties
+
+
+def cancellation_problem(seed: int, nq: int = 30, nc: int = 500, d: int = 64):
+    """Large, cancelling coordinates: float32 sums lose the small differences that decide the order."""
+    rng = np.random.default_rng(seed)
+    big = rng.choice([-1.0, 1.0], size=d) * 1e3
+    q = (big + rng.standard_normal((nq, d)) * 1e-2).astype(np.float32)
+    c = (np.roll(big, 1) * rng.choice([-1.0, 1.0], size=(nc, d)) + rng.standard_normal((nc, d)) * 1e-2)
+    c = c.astype(np.float32)
+    c[rng.integers(0, nc, 20)] = c[3]  # exact ties as well
+    cand_lang = rng.integers(0, 3, nc)
+    relevant = [rng.choice(nc, size=3, replace=False) for _ in range(nq)]
+    return q, c, relevant, cand_lang, 3
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_float32_blocks_with_rescoring_stay_exact_where_float32_alone_is_wrong(seed: int) -> None:
+    q, c, relevant, cand_lang, n_langs = cancellation_problem(seed)
+    res = exact_search(q, c, relevant, cand_lang, n_langs, k=15, query_chunk=8, cand_chunk=97)
+    above, topk = naive(q, c, relevant, cand_lang, n_langs, k=15)
+    np.testing.assert_array_equal(res.above, above)
+    np.testing.assert_array_equal(res.topk_indices, topk)
+    # the test means something: plain float32 scores would rank some of these pairs differently
+    single = q @ c.T
+    float32_above = [(single[qi] > single[qi, ci]).sum() for qi, rel in enumerate(relevant) for ci in rel]
+    assert np.any(np.array(float32_above) != res.above.sum(axis=1))
+
+
+def test_only_entries_inside_the_error_band_are_rescored(monkeypatch) -> None:
+    # unit vectors at the encoder's width: the band (about 2.3e-5) holds a few entries in ten thousand
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((64, 384)).astype(np.float32)
+    c = rng.standard_normal((3000, 384)).astype(np.float32)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    c /= np.linalg.norm(c, axis=1, keepdims=True)
+    relevant = [rng.choice(3000, size=4, replace=False) for _ in range(64)]
+    cand_lang = rng.integers(0, 5, 3000)
+    rescored = []
+    original = search_module._rescore
+    monkeypatch.setattr(search_module, "_rescore", lambda qs, query, *rest: rescored.append(len(query))
+                        or original(qs, query, *rest))
+    res = exact_search(q, c, relevant, cand_lang, 5, k=10, cand_chunk=1000)
+    above, topk = naive(q, c, relevant, cand_lang, 5, k=10)
+    np.testing.assert_array_equal(res.above, above)
+    np.testing.assert_array_equal(res.topk_indices, topk)
+    compared = 64 * 4 * 3000 + 64 * 3000  # pair comparisons and top-k candidates
+    assert 0 < sum(rescored) < 0.01 * compared
+
+
+def test_reduced_float32_matmul_precision_is_overridden_and_restored() -> None:
+    q, c, relevant, cand_lang, n_langs = near_tie_problem(0)
+    expected = exact_search(q, c, relevant, cand_lang, n_langs, k=9)
+    torch.set_float32_matmul_precision("medium")
+    try:
+        res = exact_search(q, c, relevant, cand_lang, n_langs, k=9)
+        assert torch.get_float32_matmul_precision() == "medium"
+    finally:
+        torch.set_float32_matmul_precision("highest")
+    np.testing.assert_array_equal(res.above, expected.above)
+    np.testing.assert_array_equal(res.topk_indices, expected.topk_indices)

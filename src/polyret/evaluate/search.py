@@ -14,20 +14,27 @@ the score is the dot product, computed in float64 and rounded to a multiple of 2
 Products of float32 numbers are exact in float64, so float64 summation error (about 1e-16 for unit vectors)
 sits far below that grid, and the grid far below float32 resolution (about 6e-8): scores that differ in the
 embeddings stay distinct, and the few that agree to ten digits are ties. Scores sort descending; ties go to
-the lower candidate index first. A float32 matmul would not do: its last bits depend on the block shape (MKL
-picks different kernels), and in a pool of a million several candidates lie within one float32 rounding
+the lower candidate index first. A plain float32 matmul would not do: its last bits depend on the block shape
+(MKL picks different kernels), and in a pool of a million several candidates lie within one float32 rounding
 error of a relevant score, so counts would change with the chunking.
 
-On CPU only the matmul runs in torch (it uses torch.get_num_threads() threads); the comparisons run in numpy,
-which is several times faster than torch for these element-wise passes on CPU. On a GPU (or with
-engine="torch") the whole pass runs in torch on that device, with the same float64 scores, the same rounding
-and an integer sort key (score, then index) that makes the ties exact: both paths return identical results
-(tests/test_search.py forces the torch path on CPU).
+On CPU the score blocks are nevertheless float32 (twice the matmul speed, half the memory traffic): a float32
+dot product has a proven error bound, so an entry whose float32 score clears a threshold by more than that
+bound is decided, and only the few inside the band (a few in ten thousand for unit vectors at d = 384) are
+rescored in float64 the reference way; the top-k lists keep every candidate within two bands of the k-th best
+and rescore those at the end. The result is the reference ranking, not an approximation of it
+(tests/test_search.py holds it against a naive float64 sort, on cancelling coordinates where float32 alone
+ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads); the comparisons in numpy, which is
+several times faster than torch for these element-wise passes on CPU. On a GPU (or with engine="torch") the
+whole pass runs in torch on that device in float64, with the same rounding and an integer sort key (score,
+then index) that makes the ties exact: both paths return identical results (tests/test_search.py forces the
+torch path on CPU).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +130,25 @@ def exact_search(
         return _torch_search(queries, candidates, pair_query, pair_cand, cand_lang, n_langs, k, query_chunk,
                              cand_chunk, device)
 
+    return _numpy_search(queries, candidates, pair_query, pair_cand, cand_lang, n_langs, k, query_chunk, cand_chunk)
+
+
+def _numpy_search(
+    queries: np.ndarray, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray,
+    cand_lang: np.ndarray, n_langs: int, k: int, query_chunk: int, cand_chunk: int,
+) -> SearchResult:  # fmt: skip
+    """The CPU path: float32 score blocks, float64 rescoring of only the entries the float32 error could flip.
+
+    A float32 dot product of d terms, summed in any order (with or without FMA), is within
+    gamma = (d+2)u / (1 - (d+2)u) * |q| |c| of the exact one (u = 2**-24; the +2 covers rounding float64
+    inputs to float32). An entry whose float32 score lies more than that, plus two grid steps, above (below)
+    a threshold has a reference score (float64, rounded to the grid) strictly above (below) it, so only the
+    entries inside the band are rescored the reference way. On unit vectors at d = 384 the band is about
+    2.3e-5 wide: a few entries in ten thousand. Results equal the float64 torch path (tests/test_search.py).
+    """
+    nq, nc, dim = queries.shape[0], candidates.shape[0], queries.shape[1]
+    terms = (dim + 2) * 2.0**-24
+    gamma = terms / (1 - terms)
     # Candidates are visited grouped by language (stable, so by index inside a language): a block then
     # spans one or two languages and per-language counts are sums over a few column ranges.
     visit = np.argsort(cand_lang, kind="stable")
@@ -132,40 +158,58 @@ def exact_search(
     pair_position = visit_position[pair_cand]
 
     q_scaled = _to_float64(queries, "queries").mul_(SCORE_SCALE)  # exact: a power of two
+    q32 = q_scaled.div(SCORE_SCALE).to(torch.float32)
+    # band half-width per query: the float32 error bound plus two grid steps (rounding, float64 sums); the
+    # float32 norms are inflated by their own rounding error (d terms, then a square root)
+    band = gamma * np.linalg.norm(queries.astype(np.float64), axis=1) * _max_norm(candidates) * (1 + 2 * gamma)
+    band += 2.0 / SCORE_SCALE
     pair_score = _pair_scores(q_scaled, candidates, pair_query, pair_cand)
+    pair_band = band[pair_query]
+    pair_upper = _float32_bound(pair_score / SCORE_SCALE + pair_band, np.inf)  # /: exact, a power of two
+    pair_lower = _float32_bound(pair_score / SCORE_SCALE - pair_band, -np.inf)
     plans = [_pair_groups(pair_query, q0, min(q0 + query_chunk, nq)) for q0 in range(0, nq, query_chunk)]
     above = np.zeros((len(pair_query), n_langs), dtype=np.int64)
-    top_scores = np.full((nq, min(k, nc)), -np.inf)
-    top_indices = np.full((nq, min(k, nc)), _NO_INDEX, dtype=np.int64)
-    buffer = torch.empty(min(query_chunk, nq) * min(cand_chunk, nc), dtype=torch.float64)  # reused: no page faults
+    width = min(k, nc)
+    kept = [_Kept.empty(min(q0 + query_chunk, nq) - q0) for q0 in range(0, nq, query_chunk)]
+    buffer = torch.empty(min(query_chunk, nq) * min(cand_chunk, nc), dtype=torch.float32)  # reused: no page faults
 
-    for c0 in range(0, nc, cand_chunk):
-        c1 = min(c0 + cand_chunk, nc)
-        block_index = visit[c0:c1]
-        block_cands = _to_float64(candidates[block_index], f"candidates {c0}:{c1} (in language order)")
-        seg_starts = np.flatnonzero(np.diff(visit_lang[c0:c1], prepend=-1))
-        segments = list(zip(seg_starts, np.append(seg_starts[1:], c1 - c0), visit_lang[c0 + seg_starts]))
-        for q0, plan in zip(range(0, nq, query_chunk), plans):
-            q1 = min(q0 + query_chunk, nq)
-            out = buffer[: (q1 - q0) * (c1 - c0)].view(q1 - q0, c1 - c0)
-            scores = torch.mm(q_scaled[q0:q1], block_cands.T, out=out).numpy()
-            np.rint(scores, out=scores)
-            _merge_topk(scores, block_index, top_scores[q0:q1], top_indices[q0:q1])
-            for pairs, rows in plan:
-                block_rows = scores if rows is None else scores[rows]
-                threshold = pair_score[pairs, None]
-                is_above = block_rows > threshold
-                tied = block_rows == threshold
-                if tied.any():
-                    is_above |= tied & (block_index < pair_cand[pairs, None])
-                # A relevant candidate never counts itself, even if its block score and pair_score differ.
-                local = pair_position[pairs] - c0
-                inside = (local >= 0) & (local < c1 - c0)
-                is_above[inside, local[inside]] = False
-                as_bytes = is_above.view(np.uint8)
-                for start, end, lang in segments:
-                    above[pairs, lang] += as_bytes[:, start:end].sum(axis=1, dtype=np.int64)
+    with _full_float32_matmul():
+        for c0 in range(0, nc, cand_chunk):
+            c1 = min(c0 + cand_chunk, nc)
+            block_index = visit[c0:c1]
+            block = _finite(candidates[block_index], f"candidates {c0}:{c1} (in language order)")
+            block32 = block if block.dtype == torch.float32 else block.to(torch.float32)
+            seg_starts = np.flatnonzero(np.diff(visit_lang[c0:c1], prepend=-1))
+            segments = list(zip(seg_starts, np.append(seg_starts[1:], c1 - c0), visit_lang[c0 + seg_starts]))
+            for qi, (q0, plan) in enumerate(zip(range(0, nq, query_chunk), plans)):
+                q1 = min(q0 + query_chunk, nq)
+                out = buffer[: (q1 - q0) * (c1 - c0)].view(q1 - q0, c1 - c0)
+                scores = torch.mm(q32[q0:q1], block32.T, out=out).numpy()
+                kept[qi] = kept[qi].merge(scores, block_index, band[q0:q1], width)
+                for pairs, rows in plan:
+                    block_rows = scores if rows is None else scores[rows]
+                    is_above = block_rows > pair_upper[pairs, None]  # surely above: float32 error cannot undo it
+                    # A relevant candidate never counts itself, even if its block score and pair_score differ.
+                    local = pair_position[pairs] - c0
+                    inside = (local >= 0) & (local < c1 - c0)
+                    is_above[inside, local[inside]] = False
+                    as_bytes = is_above.view(np.uint8)
+                    for start, end, lang in segments:
+                        above[pairs, lang] += as_bytes[:, start:end].sum(axis=1, dtype=np.int64)
+                    in_band = np.flatnonzero((block_rows >= pair_lower[pairs, None]) ^ is_above)
+                    if in_band.size:  # the few entries float32 cannot decide: rescore them the reference way
+                        row, col = np.divmod(in_band, c1 - c0)
+                        pair, cand = pairs[row], block_index[col]
+                        exact = _rescore(q_scaled, pair_query[pair], block, col)
+                        ranked_above = (exact > pair_score[pair]) | ((exact == pair_score[pair]) & (cand < pair_cand[pair]))
+                        ranked_above &= cand != pair_cand[pair]
+                        np.add.at(above, (pair[ranked_above], visit_lang[c0 + col[ranked_above]]), 1)
 
+    top_scores = np.empty((nq, width))
+    top_indices = np.empty((nq, width), dtype=np.int64)
+    for q0, chunk in zip(range(0, nq, query_chunk), kept):
+        q1 = q0 + len(chunk.indices)
+        top_scores[q0:q1], top_indices[q0:q1] = chunk.exact_top(q_scaled, q0, candidates, width)
     return SearchResult(
         pair_query=pair_query,
         pair_candidate=pair_cand,
@@ -174,6 +218,100 @@ def exact_search(
         topk_indices=top_indices,
         topk_scores=top_scores / SCORE_SCALE,
     )
+
+
+@dataclass(frozen=True)
+class _Kept:
+    """Per query, every candidate whose float32 score is within two bands of its k-th best so far, best first.
+
+    The reference top k is among them: the k-th best reference score is at least the k-th best float32 score
+    minus a band, and a candidate reaching it has a float32 score at most a band lower. Padded with -inf.
+    """
+
+    scores: np.ndarray
+    """[rows, width] float32, descending (ties by index)."""
+    indices: np.ndarray
+    """[rows, width] int64 candidate indices (_NO_INDEX in padding)."""
+
+    @classmethod
+    def empty(cls, rows: int) -> _Kept:
+        return cls(np.full((rows, 0), -np.inf, dtype=np.float32), np.full((rows, 0), _NO_INDEX, dtype=np.int64))
+
+    def merge(self, scores: np.ndarray, block_index: np.ndarray, band: np.ndarray, k: int) -> _Kept:
+        """These lists with a block's float32 scores merged in: only entries above each row's cut are taken."""
+        n_cols = scores.shape[1]
+        kth = self.scores[:, k - 1].copy() if self.scores.shape[1] >= k else np.full(len(scores), -np.inf, np.float32)
+        open_rows = np.isneginf(kth)
+        if open_rows.any() and n_cols >= k:  # the block's own k-th best also bounds the row's final k-th best
+            kth[open_rows] = np.partition(scores[open_rows], n_cols - k, axis=1)[:, n_cols - k]
+        cut = _float32_bound(kth - 2 * band, -np.inf)
+        rows, cols = np.divmod(np.flatnonzero(scores >= cut[:, None]), n_cols)  # 2-D nonzero is slow
+        if rows.size == 0:
+            return self
+        counts = np.bincount(rows, minlength=len(scores))
+        slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
+        new_scores = np.full((len(scores), counts.max()), -np.inf, dtype=np.float32)
+        new_indices = np.full(new_scores.shape, _NO_INDEX, dtype=np.int64)
+        new_scores[rows, slot] = scores[rows, cols]
+        new_indices[rows, slot] = block_index[cols]
+        merged_scores = np.concatenate([self.scores, new_scores], axis=1)
+        merged_indices = np.concatenate([self.indices, new_indices], axis=1)
+        order = np.lexsort((merged_indices, -merged_scores), axis=1)
+        merged_scores = np.take_along_axis(merged_scores, order, axis=1)
+        merged_indices = np.take_along_axis(merged_indices, order, axis=1)
+        if merged_scores.shape[1] >= k:  # drop what fell below the new cut
+            cut = _float32_bound(merged_scores[:, k - 1] - 2 * band, -np.inf)
+            keep = merged_scores >= cut[:, None]
+            width = max(k, int(keep.sum(axis=1).max()))
+            merged_scores, merged_indices = merged_scores[:, :width], merged_indices[:, :width]
+            dropped = ~keep[:, :width]
+            merged_scores[dropped], merged_indices[dropped] = -np.inf, _NO_INDEX
+        return _Kept(merged_scores, merged_indices)
+
+    def exact_top(self, q_scaled: torch.Tensor, q0: int, candidates: np.ndarray, k: int
+                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """The reference top k of these rows: kept candidates rescored, by score descending, then index."""
+        real = self.indices != _NO_INDEX
+        rows, slots = np.nonzero(real)
+        exact = np.full(self.indices.shape, -np.inf)
+        step = 4096  # bounded: at most this many candidate rows gathered at a time
+        for e0 in range(0, rows.size, step):
+            r, sl = rows[e0 : e0 + step], slots[e0 : e0 + step]
+            gathered = _finite(candidates[self.indices[r, sl]], "top-k candidates")
+            exact[r, sl] = _rescore(q_scaled, r + q0, gathered, np.arange(len(r)))
+        keep = np.lexsort((self.indices, -exact), axis=1)[:, :k]
+        return np.take_along_axis(exact, keep, axis=1), np.take_along_axis(self.indices, keep, axis=1)
+
+
+@contextmanager
+def _full_float32_matmul() -> Iterator[None]:
+    """The error bound assumes true float32 products: keep torch from using TF32 or bfloat16 inside matmuls."""
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+def _float32_bound(values: np.ndarray, direction: float) -> np.ndarray:
+    """float32 numbers at least as far out as `values` (float64) in `direction` (+inf: >=, -inf: <=)."""
+    return np.nextafter(values.astype(np.float32), np.float32(direction))
+
+
+def _rescore(q_scaled: torch.Tensor, query: np.ndarray, block: torch.Tensor, col: np.ndarray) -> np.ndarray:
+    """Reference scores (float64, on the grid) of the given (query, block column) entries, in bounded chunks.
+
+    The same elementwise float64 product and sum as _pair_scores, so a candidate rescored here and its own
+    pair score agree exactly.
+    """
+    out = np.empty(len(query), dtype=np.float64)
+    step = 4096
+    for p0 in range(0, len(query), step):
+        p1 = min(p0 + step, len(query))
+        rows = q_scaled[torch.from_numpy(query[p0:p1])]
+        out[p0:p1] = (rows * block[torch.from_numpy(col[p0:p1])].to(torch.float64)).sum(dim=1).numpy()
+    return np.rint(out)
 
 
 def _flatten_relevant(relevant: Sequence[np.ndarray], nq: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
@@ -216,6 +354,19 @@ def _pair_groups(pair_query: np.ndarray, q0: int, q1: int) -> list[tuple[np.ndar
     return groups
 
 
+def _finite(array: np.ndarray, what: str) -> torch.Tensor:
+    """A chunk as a contiguous tensor of its own dtype, refusing NaN/inf (they would compare false)."""
+    array = np.ascontiguousarray(array)
+    if not np.isfinite(array).all():
+        raise PolyretError(f"{what}: embeddings contain NaN or inf")
+    return torch.from_numpy(array)
+
+
+def _max_norm(candidates: np.ndarray, chunk: int = 65536) -> float:
+    """The largest candidate norm, read in chunks (a memory-mapped pool is not loaded whole)."""
+    return max(float(np.linalg.norm(candidates[c0 : c0 + chunk], axis=1).max()) for c0 in range(0, len(candidates), chunk))
+
+
 def _to_float64(array: np.ndarray, what: str) -> torch.Tensor:
     """A float64 copy of a chunk, refusing NaN/inf (they would compare false and silently drop out)."""
     array = np.ascontiguousarray(array)
@@ -235,34 +386,6 @@ def _pair_scores(
         cands = _to_float64(candidates[pair_cand[p0:p1]], "relevant candidates")
         out[p0:p1] = (q_scaled[torch.from_numpy(pair_query[p0:p1])] * cands).sum(dim=1).numpy()
     return np.rint(out)
-
-
-def _merge_topk(scores: np.ndarray, block_index: np.ndarray, top_scores: np.ndarray, top_indices: np.ndarray) -> None:
-    """Merge a score block into the running top-k lists (in place); ties go to the lower candidate index.
-
-    Only entries at or above each row's current k-th best can enter, so after the first block just a few
-    per row are extracted; taking all ties at the threshold makes the index rule exact.
-    """
-    k = top_scores.shape[1]
-    threshold = top_scores[:, -1].copy()  # -inf while a row's list is not full
-    open_rows = np.isneginf(threshold)
-    n_cols = scores.shape[1]
-    if open_rows.any() and n_cols >= k:
-        threshold[open_rows] = np.partition(scores[open_rows], n_cols - k, axis=1)[:, n_cols - k]
-    rows, cols = np.divmod(np.flatnonzero(scores >= threshold[:, None]), n_cols)  # 2-D nonzero is slow
-    if rows.size == 0:
-        return
-    counts = np.bincount(rows, minlength=len(scores))
-    slot = np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    new_scores = np.full((len(scores), counts.max()), -np.inf)
-    new_indices = np.full(new_scores.shape, _NO_INDEX, dtype=np.int64)
-    new_scores[rows, slot] = scores[rows, cols]
-    new_indices[rows, slot] = block_index[cols]
-    merged_scores = np.concatenate([top_scores, new_scores], axis=1)
-    merged_indices = np.concatenate([top_indices, new_indices], axis=1)
-    keep = np.lexsort((merged_indices, -merged_scores), axis=1)[:, :k]
-    top_scores[:] = np.take_along_axis(merged_scores, keep, axis=1)
-    top_indices[:] = np.take_along_axis(merged_indices, keep, axis=1)
 
 
 _INDEX_BITS = 24
