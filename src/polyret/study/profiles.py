@@ -91,7 +91,7 @@ PROFILES: dict[str, Profile] = {
     # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: the arithmetic; not yet run)
     "standard": Profile(name="standard", seeds=[0, 1], designs=["controlled"],
                         strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
-                        train=TrainBudget(steps=240, batch_size=16, checkpoint_every=40),
+                        train=TrainBudget(steps=120, batch_size=16, checkpoint_every=40),
                         dev=DevEval(every=40, keep_best=True)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
     "full": Profile(name="full", seeds=[0, 1, 2], designs=["practical", "controlled"],
