@@ -9,8 +9,8 @@ Random unit vectors (seeded, generated in chunks so generation stays bounded; th
 1.5 GB at full size, is unavoidable), one relevant candidate per query at a random index, candidates spread
 over --langs languages. Prints wall time and peak RSS of the search, then recomputes a subsample of queries
 the naive way (all scores at once, a full stable sort by score) and checks that the per-language counts and
-the top-k lists agree exactly. It also reports how many of those ranks float32 scoring would have changed,
-the reason the search scores in float64.
+the top-k lists agree exactly. It also reports how many of those ranks plain float32 scoring would have
+changed: the reason the exact path rescores, in float64, every entry inside its float32 blocks' error band.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def main() -> None:
     )
     print(f"[exact] naive full sort of {len(sample)} queries ({time.perf_counter() - t1:.1f} s): "
           f"{bad_counts} count mismatches, {bad_topk} top-{args.k} mismatches; "
-          f"float32 scores would move {float32_changed} of these ranks", flush=True)  # fmt: skip
+          f"plain float32 scores would move {float32_changed} of these ranks", flush=True)  # fmt: skip
     print(json.dumps({"engine": "polyret exact ranks + top-k", "wall": wall, "cpu": cpu, "rss_mib": rss,
                       "mismatches": bad_counts + bad_topk}))
 
