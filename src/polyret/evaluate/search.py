@@ -24,8 +24,8 @@ bound is decided, and only the few inside the band (a few in ten thousand for un
 rescored in float64 the reference way; the top-k lists keep every candidate within two bands of the k-th best
 and rescore those at the end. The result is the reference ranking, not an approximation of it
 (tests/test_search.py holds it against a naive float64 sort, on cancelling coordinates where float32 alone
-ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads); the comparisons in numpy, which is
-several times faster than torch for these element-wise passes on CPU. On a GPU (or with engine="torch") the
+ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads, full float32 precision enforced); the
+comparisons in numpy, which is several times faster than torch for these element-wise passes on CPU. On a GPU (or with engine="torch") the
 whole pass runs in torch on that device in float64, with the same rounding and an integer sort key (score,
 then index) that makes the ties exact: both paths return identical results (tests/test_search.py forces the
 torch path on CPU).
@@ -184,6 +184,7 @@ def _numpy_search(
             for qi, (q0, plan) in enumerate(zip(range(0, nq, query_chunk), plans)):
                 q1 = min(q0 + query_chunk, nq)
                 out = buffer[: (q1 - q0) * (c1 - c0)].view(q1 - q0, c1 - c0)
+                # torch's matmul: with numpy's (OpenBLAS) benchmarks/search_memory.py measured 1.56x faiss, not 1.36x
                 scores = torch.mm(q32[q0:q1], block32.T, out=out).numpy()
                 kept[qi] = kept[qi].merge(scores, block_index, band[q0:q1], width)
                 for pairs, rows in plan:
@@ -222,25 +223,29 @@ def _numpy_search(
 
 @dataclass(frozen=True)
 class _Kept:
-    """Per query, every candidate whose float32 score is within two bands of its k-th best so far, best first.
+    """Per query, every candidate whose float32 score is within two bands of its k-th best so far (unordered).
 
     The reference top k is among them: the k-th best reference score is at least the k-th best float32 score
     minus a band, and a candidate reaching it has a float32 score at most a band lower. Padded with -inf.
+    Unordered on purpose: a partition finds the k-th best, and only exact_top sorts, once.
     """
 
     scores: np.ndarray
-    """[rows, width] float32, descending (ties by index)."""
+    """[rows, width] float32 (-inf in padding)."""
     indices: np.ndarray
     """[rows, width] int64 candidate indices (_NO_INDEX in padding)."""
+    kth: np.ndarray
+    """[rows] float32: each row's k-th best kept score (-inf while it holds fewer than k)."""
 
     @classmethod
     def empty(cls, rows: int) -> _Kept:
-        return cls(np.full((rows, 0), -np.inf, dtype=np.float32), np.full((rows, 0), _NO_INDEX, dtype=np.int64))
+        return cls(np.full((rows, 0), -np.inf, dtype=np.float32), np.full((rows, 0), _NO_INDEX, dtype=np.int64),
+                   np.full(rows, -np.inf, dtype=np.float32))
 
     def merge(self, scores: np.ndarray, block_index: np.ndarray, band: np.ndarray, k: int) -> _Kept:
         """These lists with a block's float32 scores merged in: only entries above each row's cut are taken."""
         n_cols = scores.shape[1]
-        kth = self.scores[:, k - 1].copy() if self.scores.shape[1] >= k else np.full(len(scores), -np.inf, np.float32)
+        kth = self.kth.copy()
         open_rows = np.isneginf(kth)
         if open_rows.any() and n_cols >= k:  # the block's own k-th best also bounds the row's final k-th best
             kth[open_rows] = np.partition(scores[open_rows], n_cols - k, axis=1)[:, n_cols - k]
@@ -256,17 +261,19 @@ class _Kept:
         new_indices[rows, slot] = block_index[cols]
         merged_scores = np.concatenate([self.scores, new_scores], axis=1)
         merged_indices = np.concatenate([self.indices, new_indices], axis=1)
-        order = np.lexsort((merged_indices, -merged_scores), axis=1)
-        merged_scores = np.take_along_axis(merged_scores, order, axis=1)
-        merged_indices = np.take_along_axis(merged_indices, order, axis=1)
-        if merged_scores.shape[1] >= k:  # drop what fell below the new cut
-            cut = _float32_bound(merged_scores[:, k - 1] - 2 * band, -np.inf)
-            keep = merged_scores >= cut[:, None]
-            width = max(k, int(keep.sum(axis=1).max()))
-            merged_scores, merged_indices = merged_scores[:, :width], merged_indices[:, :width]
-            dropped = ~keep[:, :width]
-            merged_scores[dropped], merged_indices[dropped] = -np.inf, _NO_INDEX
-        return _Kept(merged_scores, merged_indices)
+        width = merged_scores.shape[1]
+        if width < k:
+            return _Kept(merged_scores, merged_indices, np.full(len(scores), -np.inf, dtype=np.float32))
+        kth = np.partition(merged_scores, width - k, axis=1)[:, width - k]
+        keep = merged_scores >= _float32_bound(kth - 2 * band, -np.inf)[:, None]  # drop what fell below the cut
+        kept_width = max(k, int(keep.sum(axis=1).max()))
+        if kept_width < width:  # compact: kept entries first (a stable sort of booleans is a counting pass)
+            order = np.argsort(~keep, axis=1, kind="stable")[:, :kept_width]
+            keep = np.take_along_axis(keep, order, axis=1)
+            merged_scores = np.take_along_axis(merged_scores, order, axis=1)
+            merged_indices = np.take_along_axis(merged_indices, order, axis=1)
+        merged_scores[~keep], merged_indices[~keep] = -np.inf, _NO_INDEX
+        return _Kept(merged_scores, merged_indices, kth)
 
     def exact_top(self, q_scaled: torch.Tensor, q0: int, candidates: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
