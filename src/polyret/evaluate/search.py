@@ -24,11 +24,11 @@ bound is decided, and only the few inside the band (a few in ten thousand for un
 rescored in float64 the reference way; the top-k lists keep every candidate within two bands of the k-th best
 and rescore those at the end. The result is the reference ranking, not an approximation of it
 (tests/test_search.py holds it against a naive float64 sort, on cancelling coordinates where float32 alone
-ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads, full float32 precision enforced); the
-comparisons in numpy, which is several times faster than torch for these element-wise passes on CPU. On a GPU (or with engine="torch") the
-whole pass runs in torch on that device in float64, with the same rounding and an integer sort key (score,
-then index) that makes the ties exact: both paths return identical results (tests/test_search.py forces the
-torch path on CPU).
+ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads, full float32 precision enforced),
+the comparisons in numpy, which is several times faster than torch for these element-wise passes on CPU. On a
+GPU (or with engine="torch") the whole pass runs in torch on that device in float64, with the same rounding and
+an integer sort key (score, then index) that makes the ties exact: both paths return identical results
+(tests/test_search.py forces the torch path on CPU).
 """
 
 from __future__ import annotations
@@ -202,7 +202,8 @@ def _numpy_search(
                         row, col = np.divmod(in_band, c1 - c0)
                         pair, cand = pairs[row], block_index[col]
                         exact = _rescore(q_scaled, pair_query[pair], block, col)
-                        ranked_above = (exact > pair_score[pair]) | ((exact == pair_score[pair]) & (cand < pair_cand[pair]))
+                        threshold = pair_score[pair]
+                        ranked_above = (exact > threshold) | ((exact == threshold) & (cand < pair_cand[pair]))
                         ranked_above &= cand != pair_cand[pair]
                         np.add.at(above, (pair[ranked_above], visit_lang[c0 + col[ranked_above]]), 1)
 
@@ -278,14 +279,10 @@ class _Kept:
     def exact_top(self, q_scaled: torch.Tensor, q0: int, candidates: np.ndarray, k: int
                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         """The reference top k of these rows: kept candidates rescored, by score descending, then index."""
-        real = self.indices != _NO_INDEX
-        rows, slots = np.nonzero(real)
+        rows, slots = np.nonzero(self.indices != _NO_INDEX)
         exact = np.full(self.indices.shape, -np.inf)
-        step = 4096  # bounded: at most this many candidate rows gathered at a time
-        for e0 in range(0, rows.size, step):
-            r, sl = rows[e0 : e0 + step], slots[e0 : e0 + step]
-            gathered = _finite(candidates[self.indices[r, sl]], "top-k candidates")
-            exact[r, sl] = _rescore(q_scaled, r + q0, gathered, np.arange(len(r)))
+        exact[rows, slots] = _pair_scores(q_scaled, candidates, rows + q0, self.indices[rows, slots],
+                                          "top-k candidates")
         keep = np.lexsort((self.indices, -exact), axis=1)[:, :k]
         return np.take_along_axis(exact, keep, axis=1), np.take_along_axis(self.indices, keep, axis=1)
 
@@ -309,8 +306,8 @@ def _float32_bound(values: np.ndarray, direction: float) -> np.ndarray:
 def _rescore(q_scaled: torch.Tensor, query: np.ndarray, block: torch.Tensor, col: np.ndarray) -> np.ndarray:
     """Reference scores (float64, on the grid) of the given (query, block column) entries, in bounded chunks.
 
-    The same elementwise float64 product and sum as _pair_scores, so a candidate rescored here and its own
-    pair score agree exactly.
+    The one place the reference score is computed (_pair_scores reads the pool and calls it), so a candidate
+    rescored inside a block and its own pair score agree exactly.
     """
     out = np.empty(len(query), dtype=np.float64)
     step = 4096
@@ -371,28 +368,27 @@ def _finite(array: np.ndarray, what: str) -> torch.Tensor:
 
 def _max_norm(candidates: np.ndarray, chunk: int = 65536) -> float:
     """The largest candidate norm, read in chunks (a memory-mapped pool is not loaded whole)."""
-    return max(float(np.linalg.norm(candidates[c0 : c0 + chunk], axis=1).max()) for c0 in range(0, len(candidates), chunk))
+    return max(float(np.linalg.norm(candidates[c0 : c0 + chunk], axis=1).max())
+               for c0 in range(0, len(candidates), chunk))
 
 
 def _to_float64(array: np.ndarray, what: str) -> torch.Tensor:
     """A float64 copy of a chunk, refusing NaN/inf (they would compare false and silently drop out)."""
-    array = np.ascontiguousarray(array)
-    if not np.isfinite(array).all():
-        raise PolyretError(f"{what}: embeddings contain NaN or inf")
-    return torch.from_numpy(array).to(torch.float64)
+    return _finite(array, what).to(torch.float64)
 
 
 def _pair_scores(
-    q_scaled: torch.Tensor, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray
-) -> np.ndarray:
-    """Rounded score of each (query, relevant candidate) pair, in bounded chunks of pairs."""
+    q_scaled: torch.Tensor, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray,
+    what: str = "relevant candidates",
+) -> np.ndarray:  # fmt: skip
+    """Reference score of each (query, candidate) pair, the candidates read from the pool in bounded chunks."""
     out = np.empty(len(pair_query), dtype=np.float64)
     step = 4096  # three [step, d] float64 temporaries: 37 MiB at d = 384
     for p0 in range(0, len(pair_query), step):
         p1 = min(p0 + step, len(pair_query))
-        cands = _to_float64(candidates[pair_cand[p0:p1]], "relevant candidates")
-        out[p0:p1] = (q_scaled[torch.from_numpy(pair_query[p0:p1])] * cands).sum(dim=1).numpy()
-    return np.rint(out)
+        gathered = _finite(candidates[pair_cand[p0:p1]], what)
+        out[p0:p1] = _rescore(q_scaled, pair_query[p0:p1], gathered, np.arange(p1 - p0))
+    return out
 
 
 _INDEX_BITS = 24
