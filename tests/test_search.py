@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import polyret.evaluate.block_scan as block_scan
 import polyret.evaluate.search as search_module
 from polyret.errors import PolyretError
 from polyret.evaluate.search import SCORE_SCALE, exact_search
@@ -68,8 +69,17 @@ def test_hand_worked_counts_and_topk():
     np.testing.assert_allclose(res.topk_scores * 16, [[15, 13, 11, 5], [14, 12, 11, 10], [9, 9, 9, 9]])
 
 
+@pytest.fixture(params=["kernels", "numpy"])
+def scan_engine(request, monkeypatch):
+    """The CPU path with the compiled block kernels, and with their numpy references (what runs without numba)."""
+    if request.param == "kernels" and not block_scan.USE_KERNELS:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(block_scan, "USE_KERNELS", request.param == "kernels")
+    return request.param
+
+
 @pytest.mark.parametrize("seed", [0, 1])
-def test_matches_naive_full_sort(seed):
+def test_matches_naive_full_sort(seed, scan_engine):
     q, c, relevant, cand_lang, n_langs = random_problem(seed)
     res = exact_search(q, c, relevant, cand_lang, n_langs, k=25, query_chunk=16, cand_chunk=64)
     above, topk = naive(q, c, relevant, cand_lang, n_langs, k=25)
@@ -111,6 +121,25 @@ def test_ties_across_the_topk_cut_go_to_lower_indices():
     res = exact_search(q, c, [np.array([37, 3])], np.zeros(50, dtype=int), k=10, cand_chunk=7)
     np.testing.assert_array_equal(res.topk_indices[0], np.arange(10))
     np.testing.assert_array_equal(res.above[:, 0], [37, 3])
+
+
+def test_topk_lists_that_grow_past_2k_are_compacted_without_losing_the_top(monkeypatch):
+    # Scores rise with the candidate index, so every block's entries beat everything before them: each block
+    # adds to the kept lists and the older entries fall below the cut, until the lists are compacted.
+    angles = np.linspace(1.5, 0.1, 200)
+    c = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    q = np.array([[1.0, 0.0], [0.8, 0.6]], dtype=np.float32)
+    relevant = [np.array([150, 3]), np.array([199])]
+    compactions = []
+    original = np.argsort
+    monkeypatch.setattr(np, "argsort", lambda a, *args, **kw: compactions.append(a.dtype == bool)
+                        or original(a, *args, **kw))
+    res = exact_search(q, c, relevant, np.zeros(200, dtype=int), k=4, cand_chunk=3)
+    monkeypatch.setattr(np, "argsort", original)
+    above, topk = naive(q, c, relevant, np.zeros(200, dtype=int), 1, k=4)
+    np.testing.assert_array_equal(res.above, above)
+    np.testing.assert_array_equal(res.topk_indices, topk)
+    assert sum(compactions) > 10  # the compaction ran, again and again
 
 
 def test_topk_agrees_with_counted_ranks_and_memmap_pool(tmp_path):
@@ -171,7 +200,7 @@ def near_tie_problem(seed: int, nq: int = 24, nc: int = 400, d: int = 32, n_lang
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_torch_path_equals_numpy_path_on_ties_and_near_ties(seed: int) -> None:
+def test_torch_path_equals_numpy_path_on_ties_and_near_ties(seed: int, scan_engine) -> None:
     q, c, relevant, cand_lang, n_langs = near_tie_problem(seed)
     expected_above, expected_topk = naive(q, c, relevant, cand_lang, n_langs, k=9)
     for chunks in ((7, 50), (1024, 8192), (5, 399)):
@@ -201,7 +230,7 @@ def cancellation_problem(seed: int, nq: int = 30, nc: int = 500, d: int = 64):
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_float32_blocks_with_rescoring_stay_exact_where_float32_alone_is_wrong(seed: int) -> None:
+def test_float32_blocks_with_rescoring_stay_exact_where_float32_alone_is_wrong(seed: int, scan_engine) -> None:
     q, c, relevant, cand_lang, n_langs = cancellation_problem(seed)
     res = exact_search(q, c, relevant, cand_lang, n_langs, k=15, query_chunk=8, cand_chunk=97)
     above, topk = naive(q, c, relevant, cand_lang, n_langs, k=15)

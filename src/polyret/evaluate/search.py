@@ -25,7 +25,8 @@ rescored in float64 the reference way; the top-k lists keep every candidate with
 and rescore those at the end. The result is the reference ranking, not an approximation of it
 (tests/test_search.py holds it against a naive float64 sort, on cancelling coordinates where float32 alone
 ranks wrongly). The matmul runs in torch (torch.get_num_threads() threads, full float32 precision enforced),
-the comparisons in numpy, which is several times faster than torch for these element-wise passes on CPU. On a
+everything else on a block in one fused, multithreaded pass (polyret.evaluate.block_scan, compiled with numba;
+numpy references where numba is missing) that reads each score once. On a
 GPU (or with engine="torch") the whole pass runs in torch on that device in float64, with the same rounding and
 an integer sort key (score, then index) that makes the ties exact: both paths return identical results
 (tests/test_search.py forces the torch path on CPU).
@@ -41,6 +42,7 @@ import numpy as np
 import torch
 
 from polyret.errors import PolyretError
+from polyret.evaluate.block_scan import dot_rounded, scan_block
 
 SCORE_SCALE = 2.0**32
 """Scores are rounded to multiples of 1 / SCORE_SCALE (see the module docstring)."""
@@ -145,6 +147,7 @@ def _numpy_search(
     a threshold has a reference score (float64, rounded to the grid) strictly above (below) it, so only the
     entries inside the band are rescored the reference way. On unit vectors at d = 384 the band is about
     2.3e-5 wide: a few entries in ten thousand. Results equal the float64 torch path (tests/test_search.py).
+    Per block: the matmul, then block_scan.scan_block (counts, band entries, top-k survivors in one pass).
     """
     nq, nc, dim = queries.shape[0], candidates.shape[0], queries.shape[1]
     terms = (dim + 2) * 2.0**-24
@@ -167,7 +170,11 @@ def _numpy_search(
     pair_band = band[pair_query]
     pair_upper = _float32_bound(pair_score / SCORE_SCALE + pair_band, np.inf)  # /: exact, a power of two
     pair_lower = _float32_bound(pair_score / SCORE_SCALE - pair_band, -np.inf)
-    plans = [_pair_groups(pair_query, q0, min(q0 + query_chunk, nq)) for q0 in range(0, nq, query_chunk)]
+    # the pairs of each query chunk, and per block row where its pairs start (pairs are ordered by query)
+    chunk_pairs = []
+    for q0 in range(0, nq, query_chunk):
+        bounds = np.searchsorted(pair_query, np.arange(q0, min(q0 + query_chunk, nq) + 1))
+        chunk_pairs.append((int(bounds[0]), int(bounds[-1]), bounds - bounds[0]))
     above = np.zeros((len(pair_query), n_langs), dtype=np.int64)
     width = min(k, nc)
     kept = [_Kept.empty(min(q0 + query_chunk, nq) - q0) for q0 in range(0, nq, query_chunk)]
@@ -180,38 +187,31 @@ def _numpy_search(
             block = _finite(candidates[block_index], f"candidates {c0}:{c1} (in language order)")
             block32 = block if block.dtype == torch.float32 else block.to(torch.float32)
             seg_starts = np.flatnonzero(np.diff(visit_lang[c0:c1], prepend=-1))
-            segments = list(zip(seg_starts, np.append(seg_starts[1:], c1 - c0), visit_lang[c0 + seg_starts]))
-            for qi, (q0, plan) in enumerate(zip(range(0, nq, query_chunk), plans)):
+            segments = np.stack([seg_starts, np.append(seg_starts[1:], c1 - c0), visit_lang[c0 + seg_starts]], 1)
+            for qi, (q0, (p0, p1, row_ptr)) in enumerate(zip(range(0, nq, query_chunk), chunk_pairs)):
                 q1 = min(q0 + query_chunk, nq)
                 out = buffer[: (q1 - q0) * (c1 - c0)].view(q1 - q0, c1 - c0)
                 # torch's matmul: with numpy's (OpenBLAS) benchmarks/search_memory.py measured 1.56x faiss, not 1.36x
                 scores = torch.mm(q32[q0:q1], block32.T, out=out).numpy()
-                kept[qi] = kept[qi].merge(scores, block_index, band[q0:q1], width)
-                for pairs, rows in plan:
-                    block_rows = scores if rows is None else scores[rows]
-                    is_above = block_rows > pair_upper[pairs, None]  # surely above: float32 error cannot undo it
-                    # A relevant candidate never counts itself, even if its block score and pair_score differ.
-                    local = pair_position[pairs] - c0
-                    inside = (local >= 0) & (local < c1 - c0)
-                    is_above[inside, local[inside]] = False
-                    as_bytes = is_above.view(np.uint8)
-                    for start, end, lang in segments:
-                        above[pairs, lang] += as_bytes[:, start:end].sum(axis=1, dtype=np.int64)
-                    in_band = np.flatnonzero((block_rows >= pair_lower[pairs, None]) ^ is_above)
-                    if in_band.size:  # the few entries float32 cannot decide: rescore them the reference way
-                        row, col = np.divmod(in_band, c1 - c0)
-                        pair, cand = pairs[row], block_index[col]
-                        exact = _rescore(q_scaled, pair_query[pair], block, col)
-                        threshold = pair_score[pair]
-                        ranked_above = (exact > threshold) | ((exact == threshold) & (cand < pair_cand[pair]))
-                        ranked_above &= cand != pair_cand[pair]
-                        np.add.at(above, (pair[ranked_above], visit_lang[c0 + col[ranked_above]]), 1)
+                own = pair_position[p0:p1] - c0  # the pair's own candidate as a block column, -1 if elsewhere
+                own[(own < 0) | (own >= c1 - c0)] = -1
+                cut = kept[qi].cut(scores, band[q0:q1], width)
+                keep_rows, keep_cols, band_pairs, band_cols = scan_block(
+                    scores, cut, row_ptr, pair_upper[p0:p1], pair_lower[p0:p1], own, segments, above[p0:p1]
+                )
+                kept[qi] = kept[qi].merge(scores, keep_rows, keep_cols, block_index, band[q0:q1], width)
+                if band_pairs.size:  # the few entries float32 cannot decide: rescore them the reference way
+                    pair, cand = p0 + band_pairs, block_index[band_cols]
+                    exact = _rescore(q_scaled, pair_query[pair], block, band_cols)
+                    threshold = pair_score[pair]
+                    ranked_above = (exact > threshold) | ((exact == threshold) & (cand < pair_cand[pair]))
+                    np.add.at(above, (pair[ranked_above], visit_lang[c0 + band_cols[ranked_above]]), 1)
 
     top_scores = np.empty((nq, width))
     top_indices = np.empty((nq, width), dtype=np.int64)
     for q0, chunk in zip(range(0, nq, query_chunk), kept):
         q1 = q0 + len(chunk.indices)
-        top_scores[q0:q1], top_indices[q0:q1] = chunk.exact_top(q_scaled, q0, candidates, width)
+        top_scores[q0:q1], top_indices[q0:q1] = chunk.exact_top(q_scaled, q0, candidates, width, band[q0:q1])
     return SearchResult(
         pair_query=pair_query,
         pair_candidate=pair_cand,
@@ -224,11 +224,14 @@ def _numpy_search(
 
 @dataclass(frozen=True)
 class _Kept:
-    """Per query, every candidate whose float32 score is within two bands of its k-th best so far (unordered).
+    """Per query, every candidate whose float32 score is within two bands of its k-th best so far (unordered),
+    and possibly some that have since fallen below that cut.
 
     The reference top k is among them: the k-th best reference score is at least the k-th best float32 score
     minus a band, and a candidate reaching it has a float32 score at most a band lower. Padded with -inf.
-    Unordered on purpose: a partition finds the k-th best, and only exact_top sorts, once.
+    Unordered on purpose: a partition finds the k-th best, and only exact_top sorts, once. Entries below the
+    cut are dropped only when a list grows past 2k (dropping them at every block cost more than the scan);
+    exact_top ignores them.
     """
 
     scores: np.ndarray
@@ -243,15 +246,21 @@ class _Kept:
         return cls(np.full((rows, 0), -np.inf, dtype=np.float32), np.full((rows, 0), _NO_INDEX, dtype=np.int64),
                    np.full(rows, -np.inf, dtype=np.float32))
 
-    def merge(self, scores: np.ndarray, block_index: np.ndarray, band: np.ndarray, k: int) -> _Kept:
-        """These lists with a block's float32 scores merged in: only entries above each row's cut are taken."""
+    def cut(self, scores: np.ndarray, band: np.ndarray, k: int) -> np.ndarray:
+        """Per row, the float32 cut a block's entries must reach to be kept: two bands below the k-th best.
+
+        A row still holding fewer than k takes the block's own k-th best, which also bounds its final one.
+        """
         n_cols = scores.shape[1]
         kth = self.kth.copy()
         open_rows = np.isneginf(kth)
-        if open_rows.any() and n_cols >= k:  # the block's own k-th best also bounds the row's final k-th best
+        if open_rows.any() and n_cols >= k:
             kth[open_rows] = np.partition(scores[open_rows], n_cols - k, axis=1)[:, n_cols - k]
-        cut = _float32_bound(kth - 2 * band, -np.inf)
-        rows, cols = np.divmod(np.flatnonzero(scores >= cut[:, None]), n_cols)  # 2-D nonzero is slow
+        return _float32_bound(kth - 2 * band, -np.inf)
+
+    def merge(self, scores: np.ndarray, rows: np.ndarray, cols: np.ndarray, block_index: np.ndarray,
+              band: np.ndarray, k: int) -> _Kept:  # fmt: skip
+        """These lists with a block's entries (rows, cols), row-major, that reached the row's cut merged in."""
         if rows.size == 0:
             return self
         counts = np.bincount(rows, minlength=len(scores))
@@ -266,6 +275,8 @@ class _Kept:
         if width < k:
             return _Kept(merged_scores, merged_indices, np.full(len(scores), -np.inf, dtype=np.float32))
         kth = np.partition(merged_scores, width - k, axis=1)[:, width - k]
+        if width <= 2 * k:  # entries below the cut are harmless (real candidates); compact only now and then
+            return _Kept(merged_scores, merged_indices, kth)
         keep = merged_scores >= _float32_bound(kth - 2 * band, -np.inf)[:, None]  # drop what fell below the cut
         kept_width = max(k, int(keep.sum(axis=1).max()))
         if kept_width < width:  # compact: kept entries first (a stable sort of booleans is a counting pass)
@@ -276,10 +287,12 @@ class _Kept:
         merged_scores[~keep], merged_indices[~keep] = -np.inf, _NO_INDEX
         return _Kept(merged_scores, merged_indices, kth)
 
-    def exact_top(self, q_scaled: torch.Tensor, q0: int, candidates: np.ndarray, k: int
+    def exact_top(self, q_scaled: torch.Tensor, q0: int, candidates: np.ndarray, k: int, band: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """The reference top k of these rows: kept candidates rescored, by score descending, then index."""
-        rows, slots = np.nonzero(self.indices != _NO_INDEX)
+        """The reference top k of these rows: candidates above the final cut rescored, by score descending,
+        then index."""
+        cut = _float32_bound(self.kth - 2 * band, -np.inf)
+        rows, slots = np.nonzero((self.indices != _NO_INDEX) & (self.scores >= cut[:, None]))
         exact = np.full(self.indices.shape, -np.inf)
         exact[rows, slots] = _pair_scores(q_scaled, candidates, rows + q0, self.indices[rows, slots],
                                           "top-k candidates")
@@ -304,18 +317,12 @@ def _float32_bound(values: np.ndarray, direction: float) -> np.ndarray:
 
 
 def _rescore(q_scaled: torch.Tensor, query: np.ndarray, block: torch.Tensor, col: np.ndarray) -> np.ndarray:
-    """Reference scores (float64, on the grid) of the given (query, block column) entries, in bounded chunks.
+    """Reference scores (float64, on the grid) of the given (query, block column) entries.
 
     The one place the reference score is computed (_pair_scores reads the pool and calls it), so a candidate
-    rescored inside a block and its own pair score agree exactly.
+    rescored inside a block and its own pair score agree exactly (block_scan.dot_rounded: fixed order).
     """
-    out = np.empty(len(query), dtype=np.float64)
-    step = 4096
-    for p0 in range(0, len(query), step):
-        p1 = min(p0 + step, len(query))
-        rows = q_scaled[torch.from_numpy(query[p0:p1])]
-        out[p0:p1] = (rows * block[torch.from_numpy(col[p0:p1])].to(torch.float64)).sum(dim=1).numpy()
-    return np.rint(out)
+    return dot_rounded(q_scaled.numpy(), query, block.numpy(), col)
 
 
 def _flatten_relevant(relevant: Sequence[np.ndarray], nq: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
@@ -336,26 +343,6 @@ def _flatten_relevant(relevant: Sequence[np.ndarray], nq: int, nc: int) -> tuple
         i = order[int(dup.argmax())]
         raise PolyretError(f"query {pair_query[i]}: relevant index {pair_cand[i]} is listed twice")
     return pair_query, pair_cand
-
-
-def _pair_groups(pair_query: np.ndarray, q0: int, q1: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """Split the pairs of queries [q0, q1) into groups of at most q1 - q0, each with its block rows.
-
-    Pairs are taken by their position in the query's relevance list, so when every query has the same number
-    of relevant items (XQuAD-R: 11) each group is exactly the block's rows in order (rows None: no copy).
-    """
-    p0, p1 = np.searchsorted(pair_query, [q0, q1])
-    pairs = np.arange(p0, p1)
-    slot = pairs - np.searchsorted(pair_query, pair_query[pairs])
-    pairs = pairs[np.lexsort((pair_query[pairs], slot))]
-    groups: list[tuple[np.ndarray, np.ndarray | None]] = []
-    width = q1 - q0
-    for g0 in range(0, len(pairs), width):
-        group = pairs[g0 : g0 + width]
-        rows = pair_query[group] - q0
-        identity = len(rows) == width and np.array_equal(rows, np.arange(width))
-        groups.append((group, None if identity else rows))
-    return groups
 
 
 def _finite(array: np.ndarray, what: str) -> torch.Tensor:
