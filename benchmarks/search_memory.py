@@ -1,6 +1,6 @@
 """Time and memory of exact_search on a large random pool against faiss IndexFlatIP top-k on the same data.
 
-    python benchmarks/search_memory.py [--pool 1000000 --queries 10000] [--only exact|faiss]
+    python benchmarks/search_memory.py [--pool 1000000 --queries 10000] [--only exact|faiss] [--profile]
 
 Without --only, runs each engine in its own child process (so each peak RSS is its own), on the same seeded
 data, and prints the ratio of the two search times and how often faiss's top k equals the exact one.
@@ -16,7 +16,9 @@ changed: the reason the exact path rescores, in float64, every entry inside its 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import resource
 import subprocess
 import sys
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--check", type=int, default=200, help="queries recomputed naively")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("exact", "faiss"), help="run one engine in this process")
+    parser.add_argument("--profile", action="store_true",
+                        help="with --only exact: print where the exact search spends its time (cProfile)")
     args = parser.parse_args()
     if args.only is None:
         compare(args)
@@ -100,8 +104,14 @@ def main() -> None:
         np.save(f"/tmp/search_memory_faiss_top{args.k}.npy", top.indices)
         print(json.dumps({"engine": "faiss IndexFlatIP top-k", "wall": wall, "cpu": cpu, "rss_mib": peak_rss_mib()}))
         return
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
     result = exact_search(queries, pool, [np.array([t]) for t in target], cand_lang, args.langs, k=args.k)
     wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    if profiler:
+        profiler.disable()
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(12)
     rss = peak_rss_mib()
     np.save(f"/tmp/search_memory_exact_top{args.k}.npy", result.topk_indices)
     sample = np.sort(rng.choice(args.queries, size=min(args.check, args.queries), replace=False))
