@@ -81,20 +81,6 @@ def _between(row, start, end, lo, up):  # pragma: no cover - compiled
     return n
 
 
-@_jit(fastmath={"reassoc"})
-def _count3(row, start, end, up, lo, keep):  # pragma: no cover - compiled
-    """_count plus #row[j] >= keep in the same loop: the first pair of a row counts the top-k survivors too."""
-    n_up = np.float32(0.0)
-    n_lo = np.float32(0.0)
-    n_keep = np.float32(0.0)
-    for j in range(start, end):
-        value = row[j]
-        n_up += np.float32(value > up)
-        n_lo += np.float32(value >= lo)
-        n_keep += np.float32(value >= keep)
-    return int(n_up), int(n_lo), int(n_keep)
-
-
 @_jit(parallel=True, boundscheck=False)
 def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
           above, keep_cols, keep_count, band_cols, band_count):  # pragma: no cover - compiled
@@ -104,7 +90,20 @@ def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
     for r in numba.prange(n_rows):
         row = scores[r]
         threshold = cut[r]
-        n_keep = 0
+        n_keep = _count(row, 0, n_cols, threshold, threshold)[1]
+        keep_count[r] = n_keep
+        if 0 < n_keep <= keep_cap:
+            m = 0
+            for c0 in range(0, n_cols, _BAND_STEP):  # as for the band: scan only runs that hold some
+                if m == n_keep:
+                    break
+                c1 = min(c0 + _BAND_STEP, n_cols)
+                if _count(row, c0, c1, threshold, threshold)[1] == 0:
+                    continue
+                for j in range(c0, c1):
+                    if row[j] >= threshold:
+                        keep_cols[r, m] = j
+                        m += 1
         for p in range(row_ptr[r], row_ptr[r + 1]):
             up = upper[p]
             lo = lower[p]
@@ -113,11 +112,7 @@ def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
             for s in range(seg_start.shape[0]):
                 start = seg_start[s]
                 end = seg_end[s]
-                if p == row_ptr[r]:  # one read of the row serves the first pair and the top-k cut
-                    n_up, n_lo, n_here = _count3(row, start, end, up, lo, threshold)
-                    n_keep += n_here
-                else:
-                    n_up, n_lo = _count(row, start, end, up, lo)
+                n_up, n_lo = _count(row, start, end, up, lo)
                 if start <= me < end:  # the pair's own candidate never counts, nor is it a band entry
                     n_up -= row[me] > up
                     n_lo -= row[me] >= lo
@@ -137,21 +132,6 @@ def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
                             n_band += 1
                             missing -= 1
             band_count[p] = n_band
-        if row_ptr[r] == row_ptr[r + 1]:  # a row without pairs counts its survivors alone
-            n_keep = _count(row, 0, n_cols, threshold, threshold)[1]
-        keep_count[r] = n_keep
-        if 0 < n_keep <= keep_cap:
-            m = 0
-            for c0 in range(0, n_cols, _BAND_STEP):  # as for the band: scan only runs that hold some
-                if m == n_keep:
-                    break
-                c1 = min(c0 + _BAND_STEP, n_cols)
-                if _count(row, c0, c1, threshold, threshold)[1] == 0:
-                    continue
-                for j in range(c0, c1):
-                    if row[j] >= threshold:
-                        keep_cols[r, m] = j
-                        m += 1
 
 
 def scan_block(
