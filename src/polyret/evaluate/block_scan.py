@@ -53,57 +53,74 @@ MAX_COLUMNS = 1 << 24
 """Widest block the kernel takes: its float32 counters are exact up to 2**24."""
 
 
-@_jit(fastmath={"reassoc"})
-def _count(row, start, end, up, lo):  # pragma: no cover - compiled
-    """(#row[j] > up, #row[j] >= lo) over [start, end). float32 accumulators with reassociation are what lets
-    LLVM vectorise the loop (integer counters stay scalar); counts of 0/1 in float32 are exact below 2**24."""
-    n_up = np.float32(0.0)
-    n_lo = np.float32(0.0)
-    for j in range(start, end):
-        value = row[j]
-        n_up += np.float32(value > up)
-        n_lo += np.float32(value >= lo)
-    return int(n_up), int(n_lo)
-
-
-_BAND_STEP = 64
-"""Band and kept entries are found by counting them per run of this many columns, then scanning only the
-runs that hold some (a plain scan of the row does not vectorise and cost twice the counting)."""
+_RUN = 64
+"""Counts are also kept per run of this many columns, so that the few band and kept entries are then found by
+scanning only the runs that hold some (a plain scan of the row does not vectorise: it cost 2-3x the counting)."""
 
 
 @_jit(fastmath={"reassoc"})
-def _between(row, start, end, lo, up):  # pragma: no cover - compiled
-    """#(lo <= row[j] <= up) over [start, end), as a float32 (vectorised like _count)."""
-    n = np.float32(0.0)
-    for j in range(start, end):
-        value = row[j]
-        n += np.float32((value >= lo) & (value <= up))
-    return n
+def _count(row, start, end, up, lo, runs):  # pragma: no cover - compiled
+    """(#row[j] > up, #row[j] >= lo) over [start, end); runs[i] = the second count minus the first in
+    columns start + 64 i onwards (the entries in [lo, up] when lo <= up). float32 accumulators with
+    reassociation are what lets LLVM vectorise the loop (integer counters stay scalar); sums of 0/1 in
+    float32 are exact below 2**24."""
+    n_up = 0
+    n_lo = 0
+    i = 0
+    r0 = start
+    while r0 < end:
+        a = np.float32(0.0)
+        b = np.float32(0.0)
+        if r0 + _RUN <= end:  # a full run: a constant trip count, which LLVM unrolls and vectorises
+            for j in range(r0, r0 + _RUN):
+                value = row[j]
+                a += np.float32(value > up)
+                b += np.float32(value >= lo)
+        else:
+            for j in range(r0, end):
+                value = row[j]
+                a += np.float32(value > up)
+                b += np.float32(value >= lo)
+        runs[i] = int(b) - int(a)
+        n_up += int(a)
+        n_lo += int(b)
+        i += 1
+        r0 += _RUN
+    return n_up, n_lo
+
+
+@_jit(boundscheck=False)
+def _gather(row, start, end, up, lo, skip, runs, found, out, cap):  # pragma: no cover - compiled
+    """Append to out (up to cap entries; `found` so far) the columns j != skip of [start, end) with
+    lo <= row[j] <= up, looking only inside the runs that _count found some in. Returns the new total."""
+    i = 0
+    for r0 in range(start, end, _RUN):
+        if runs[i] > 0:
+            for j in range(r0, min(r0 + _RUN, end)):
+                value = row[j]
+                if lo <= value <= up and j != skip:
+                    if found < cap:
+                        out[found] = j
+                    found += 1
+        i += 1
+    return found
 
 
 @_jit(parallel=True, boundscheck=False)
 def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
-          above, keep_cols, keep_count, band_cols, band_count):  # pragma: no cover - compiled
+          above, keep_cols, keep_count, band_cols, band_count, run_counts):  # pragma: no cover - compiled
     n_rows, n_cols = scores.shape
     keep_cap = keep_cols.shape[1]
     band_cap = band_cols.shape[1]
+    never = np.float32(np.inf)  # no finite score is above it: runs then count the entries >= the cut
     for r in numba.prange(n_rows):
         row = scores[r]
+        runs = run_counts[r]
         threshold = cut[r]
-        n_keep = _count(row, 0, n_cols, threshold, threshold)[1]
+        n_keep = _count(row, 0, n_cols, never, threshold, runs)[1]
         keep_count[r] = n_keep
         if 0 < n_keep <= keep_cap:
-            m = 0
-            for c0 in range(0, n_cols, _BAND_STEP):  # as for the band: scan only runs that hold some
-                if m == n_keep:
-                    break
-                c1 = min(c0 + _BAND_STEP, n_cols)
-                if _count(row, c0, c1, threshold, threshold)[1] == 0:
-                    continue
-                for j in range(c0, c1):
-                    if row[j] >= threshold:
-                        keep_cols[r, m] = j
-                        m += 1
+            _gather(row, 0, n_cols, never, threshold, -1, runs, 0, keep_cols[r], keep_cap)
         for p in range(row_ptr[r], row_ptr[r + 1]):
             up = upper[p]
             lo = lower[p]
@@ -112,25 +129,13 @@ def _scan(scores, cut, row_ptr, upper, lower, own, seg_start, seg_end, seg_lang,
             for s in range(seg_start.shape[0]):
                 start = seg_start[s]
                 end = seg_end[s]
-                n_up, n_lo = _count(row, start, end, up, lo)
+                n_up, n_lo = _count(row, start, end, up, lo, runs)
                 if start <= me < end:  # the pair's own candidate never counts, nor is it a band entry
                     n_up -= row[me] > up
                     n_lo -= row[me] >= lo
                 above[p, seg_lang[s]] += n_up
-                missing = n_lo - n_up  # band entries of this segment, own excluded
-                for c0 in range(start, end, _BAND_STEP):  # find them: count per step, scan only steps with some
-                    if missing == 0:
-                        break
-                    c1 = min(c0 + _BAND_STEP, end)
-                    if _between(row, c0, c1, lo, up) == 0:
-                        continue
-                    for j in range(c0, c1):
-                        value = row[j]
-                        if lo <= value <= up and j != me:
-                            if n_band < band_cap:
-                                band_cols[p, n_band] = j
-                            n_band += 1
-                            missing -= 1
+                if n_lo > n_up:
+                    n_band = _gather(row, start, end, up, lo, me, runs, n_band, band_cols[p], band_cap)
             band_count[p] = n_band
 
 
@@ -156,8 +161,9 @@ def scan_block(
     keep_count = np.empty(n_rows, dtype=np.int64)
     band_cols = np.empty((n_pairs, BAND_CAPACITY), dtype=np.int64)
     band_count = np.empty(n_pairs, dtype=np.int64)
+    run_counts = np.empty((n_rows, scores.shape[1] // _RUN + 2), dtype=np.int64)  # per row: no allocation inside
     _scan(scores, cut, row_ptr, upper, lower, own, segments[:, 0].copy(), segments[:, 1].copy(),
-          segments[:, 2].copy(), above, keep_cols, keep_count, band_cols, band_count)
+          segments[:, 2].copy(), above, keep_cols, keep_count, band_cols, band_count, run_counts)
     pair_row = np.repeat(np.arange(n_rows), np.diff(row_ptr))
     keep_rows, keep = _collect(keep_cols, keep_count, lambda r: np.flatnonzero(scores[r] >= cut[r]))
 
