@@ -202,7 +202,7 @@ def _numpy_search(
                 kept[qi] = kept[qi].merge(scores, keep_rows, keep_cols, block_index, band[q0:q1], width)
                 if band_pairs.size:  # the few entries float32 cannot decide: rescore them the reference way
                     pair, cand = p0 + band_pairs, block_index[band_cols]
-                    exact = _rescore(q_scaled, pair_query[pair], block, band_cols)
+                    exact = _rescore(q_scaled, pair_query[pair], block.numpy(), band_cols)
                     threshold = pair_score[pair]
                     ranked_above = (exact > threshold) | ((exact == threshold) & (cand < pair_cand[pair]))
                     np.add.at(above, (pair[ranked_above], visit_lang[c0 + band_cols[ranked_above]]), 1)
@@ -294,8 +294,7 @@ class _Kept:
         cut = _float32_bound(self.kth - 2 * band, -np.inf)
         rows, slots = np.nonzero((self.indices != _NO_INDEX) & (self.scores >= cut[:, None]))
         exact = np.full(self.indices.shape, -np.inf)
-        exact[rows, slots] = _pair_scores(q_scaled, candidates, rows + q0, self.indices[rows, slots],
-                                          "top-k candidates")
+        exact[rows, slots] = _pair_scores(q_scaled, candidates, rows + q0, self.indices[rows, slots])
         keep = np.lexsort((self.indices, -exact), axis=1)[:, :k]
         return np.take_along_axis(exact, keep, axis=1), np.take_along_axis(self.indices, keep, axis=1)
 
@@ -316,13 +315,13 @@ def _float32_bound(values: np.ndarray, direction: float) -> np.ndarray:
     return np.nextafter(values.astype(np.float32), np.float32(direction))
 
 
-def _rescore(q_scaled: torch.Tensor, query: np.ndarray, block: torch.Tensor, col: np.ndarray) -> np.ndarray:
+def _rescore(q_scaled: torch.Tensor, query: np.ndarray, block: np.ndarray, col: np.ndarray) -> np.ndarray:
     """Reference scores (float64, on the grid) of the given (query, block column) entries.
 
     The one place the reference score is computed (_pair_scores reads the pool and calls it), so a candidate
     rescored inside a block and its own pair score agree exactly (block_scan.dot_rounded: fixed order).
     """
-    return dot_rounded(q_scaled.numpy(), query, block.numpy(), col)
+    return dot_rounded(q_scaled.numpy(), query, block, col)
 
 
 def _flatten_relevant(relevant: Sequence[np.ndarray], nq: int, nc: int) -> tuple[np.ndarray, np.ndarray]:
@@ -364,18 +363,14 @@ def _to_float64(array: np.ndarray, what: str) -> torch.Tensor:
     return _finite(array, what).to(torch.float64)
 
 
-def _pair_scores(
-    q_scaled: torch.Tensor, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray,
-    what: str = "relevant candidates",
-) -> np.ndarray:  # fmt: skip
-    """Reference score of each (query, candidate) pair, the candidates read from the pool in bounded chunks."""
-    out = np.empty(len(pair_query), dtype=np.float64)
-    step = 4096  # three [step, d] float64 temporaries: 37 MiB at d = 384
-    for p0 in range(0, len(pair_query), step):
-        p1 = min(p0 + step, len(pair_query))
-        gathered = _finite(candidates[pair_cand[p0:p1]], what)
-        out[p0:p1] = _rescore(q_scaled, pair_query[p0:p1], gathered, np.arange(p1 - p0))
-    return out
+def _pair_scores(q_scaled: torch.Tensor, candidates: np.ndarray, pair_query: np.ndarray, pair_cand: np.ndarray
+                 ) -> np.ndarray:  # fmt: skip
+    """Reference score of each (query, candidate) pair, read in place from the pool (a np.memmap too).
+
+    No gathered copy and no finiteness check here: every candidate passes _finite (or _to_float64) in the
+    block loop of either path before any result is returned.
+    """
+    return _rescore(q_scaled, pair_query, candidates, pair_cand)
 
 
 _INDEX_BITS = 24
