@@ -10,9 +10,11 @@ only where missing (or with `force`), and are not checksum-verified since their 
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import http.client
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -77,6 +79,7 @@ def fetch_data(
     todo = [e for e in files if force or not _intact(dest / e["path"], e)]
     report.skipped = [e["path"] for e in files if e not in todo]
     _require_writable(dest, [e["path"] for e in todo + notes])
+    _remove_stale_parts(dest, [e["path"] for e in entries])
 
     archives: dict[str, list[Entry]] = {}
     plain: dict[str, list[Entry]] = {}  # one upstream file can feed several paths (NTREX's DOCUMENT_IDS.tsv)
@@ -180,12 +183,29 @@ def _fetch_archive(url: str, members: list[Entry], dest: Path, report: FetchRepo
                 report.downloaded.append(entry["path"])
 
 
+def _remove_stale_parts(dest: Path, paths: Iterable[str]) -> None:
+    """Delete the staging files a killed fetch left beside registry files (`.<name>.<random>.part`, the names
+    `_staged` makes), and nothing else."""
+    for path in paths:
+        target = dest / path
+        if target.parent.is_dir():
+            for stale in target.parent.glob(f".{glob.escape(target.name)}.*.part"):
+                if stale.is_file() and _STAGED_NAME.fullmatch(stale.name[len(target.name) + 2:]):
+                    stale.unlink()
+
+
+_STAGED_NAME = re.compile(r"[A-Za-z0-9_]+\.part")  # mkstemp's random part, then our suffix
+
+
 @contextmanager
 def _staged(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
     """A temporary file beside `target` (same file system, so the final rename is atomic), removed unless renamed."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a fetched file gets the mode of any other new file
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle, tmp

@@ -128,7 +128,14 @@ class Encoder:
             from polyret.model.quantize import quantize_int8
 
             self.model = quantize_int8(self.model)
-        self._load_tokenizer(model_dir)
+        try:
+            self._load_tokenizer(model_dir)
+        except PolyretError:
+            raise
+        except Exception as err:  # tokenizers raises plain Exceptions for a corrupt file  # noqa: BLE001
+            where = Path(model_dir) / "tokenizer.json" if isinstance(model_dir, Path) else model_dir
+            detail = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+            raise PolyretError(f"{where}: cannot load the tokenizer ({detail})") from None
         self.fingerprint = weights_fingerprint(model_dir, self.identity)
         self.identity.update(
             {
@@ -300,7 +307,7 @@ class Encoder:
 
     def count_missing(self, texts: Sequence[str], kind: Kind) -> int:
         unique = list(dict.fromkeys(self.prefixed(texts, kind)))
-        return len(unique) - int(self.cache().contains(unique).sum())
+        return len(unique) - int(self.cache().contains(unique, self.dim).sum())
 
     def describe(self) -> dict[str, Any]:
         return dict(self.identity)

@@ -19,6 +19,8 @@ EMBEDDED_MODELS = {"me5-small": "original"}
 DEFAULT_MODEL = "embedded:me5-small"
 
 Pooling = Literal["mean", "cls"]
+RUN_FILES = (".polyret-made", "train_config.yaml")
+"""Files that make a directory a polyret training run: as a model it must also hold polyret_model.json."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ def resolve_model_dir(spec: str) -> tuple[Path | str, dict[str, Any]]:
         return path, {"spec": spec, "kind": "embedded", "path": str(path)}
     path = Path(spec).expanduser()
     if path.exists():
+        unfinished = [name for name in RUN_FILES if (path / name).is_file()]
+        if unfinished and not (path / "polyret_model.json").is_file():
+            raise PolyretError(f"{path}: a polyret training run without polyret_model.json (it holds {unfinished[0]}): "
+                               "training or its final save did not finish; resume it with polyret train --resume")
         if not (path / "config.json").is_file():
             raise PolyretError(f"{path}: not a model directory (no config.json)")
         return path.resolve(), {"spec": spec, "kind": "local", "path": str(path.resolve())}

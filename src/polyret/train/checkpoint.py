@@ -4,11 +4,15 @@ A checkpoint holds what changes during training: the trainable weights (frozen o
 model, which keeps checkpoints of mE5-small at about a fifth of the full size), optimiser, scheduler, the fp16
 loss scale, and per rank its RNG states and sampler position, plus the step. Written into a hidden directory and renamed, so a kill mid-write leaves the previous
 checkpoint as the latest one.
+
+Checkpoints hold tensors and plain values only (RNG states included) and are read with `weights_only=True`, so a
+checkpoint in a run directory someone hands you cannot run code when polyret resumes it.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import re
 import shutil
@@ -25,9 +29,19 @@ _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
 def rng_state(device: torch.device | None = None) -> dict[str, Any]:
-    """This process's RNG states: torch (CPU), numpy, python, and its own GPU's when `device` is one."""
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                             "python": random.getstate()}
+    """This process's RNG states: torch (CPU), numpy, python, and its own GPU's when `device` is one.
+
+    Tensors and plain lists only (numpy's key as an int64 tensor, python's state as lists), so the checkpoint loads
+    with `weights_only=True`.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": str(kind), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": [int(version), [int(v) for v in internal], gauss_next],
+    }
     if device is not None and device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
@@ -35,8 +49,11 @@ def rng_state(device: torch.device | None = None) -> dict[str, Any]:
 
 def set_rng_state(state: dict[str, Any], device: torch.device | None = None) -> None:
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    saved = state["numpy"]
+    np.random.set_state((saved["kind"], saved["keys"].numpy().astype(np.uint32), saved["pos"], saved["has_gauss"],
+                         saved["cached_gaussian"]))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and device is not None and device.type == "cuda":
         torch.cuda.set_rng_state(state["cuda"], device)
 
@@ -75,7 +92,17 @@ def list_checkpoints(output: Path) -> list[int]:
 
 
 def load_checkpoint(output: Path, step: int) -> dict[str, Any]:
-    return torch.load(output / CHECKPOINTS / f"step-{step}" / "state.pt", weights_only=False)
+    """Read a checkpoint as tensors and plain values only; anything else (a pickled object) is refused unrun."""
+    path = output / CHECKPOINTS / f"step-{step}" / "state.pt"
+    try:
+        return torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PolyretError(f"{path}: refused, it holds more than tensors and plain values ({first[:160]}); "
+                           "polyret never runs code from a checkpoint") from None
+    except (RuntimeError, EOFError, OSError) as err:
+        raise PolyretError(f"{path}: unreadable checkpoint ({str(err).splitlines()[0][:160] if str(err) else err!r}); "
+                           "delete this step directory to resume from the one before") from None
 
 
 def restore(state: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,

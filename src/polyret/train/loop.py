@@ -13,7 +13,6 @@ optimiser, scheduler, the step) -> start_or_resume (checkpoint) -> run_steps (th
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions, pick_device
 from polyret.noise.apply import BatchNoiser
+from polyret.ownership import claim, remove_owned, require_owned
 from polyret.provenance import code_version, environment
 from polyret.report.io import write_json_atomic, write_text_atomic
 from polyret.train.checkpoint import CHECKPOINTS, list_checkpoints, load_checkpoint, restore, rng_state, save_checkpoint
@@ -49,6 +49,7 @@ class Run:
     dist: Distributed
     start: int
     console: Console
+    replace_existing: bool = False  # --overwrite of a run polyret made: removed once every input has loaded
 
     @property
     def out(self) -> Path:
@@ -109,15 +110,21 @@ def set_up(config: TrainConfig, resume: bool, overwrite: bool, console: Console)
     """Device, ranks and the output directory; the step to start from (0, or the checkpoint's with --resume)."""
     device = pick_device(config.device)
     dist = Distributed(device)
-    start = prepare_output(config, resume, overwrite) if dist.main else 0
+    start, replace_existing = prepare_output(config, resume, overwrite) if dist.main else (0, False)
     dist.barrier()
     if not dist.main and resume:
         start = list_checkpoints(config.output)[-1]
-    return Run(config=config, device=device, dist=dist, start=start, console=console)
+    return Run(config=config, device=device, dist=dist, start=start, console=console,
+               replace_existing=replace_existing)
 
 
-def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
-    """Decide where to start: 0 for a fresh run, or the newest checkpoint's step with --resume."""
+def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> tuple[int, bool]:
+    """Decide where to start: 0 for a fresh run, or the newest checkpoint's step with --resume.
+
+    Nothing is deleted here: with --overwrite, an existing directory must be one polyret made (else a one-line
+    refusal), and it is removed only after the data and the model have loaded (start_or_resume).
+    Returns (start step, whether an existing run is to be replaced).
+    """
     out = config.output
     if resume:
         steps = list_checkpoints(out)
@@ -126,12 +133,15 @@ def prepare_output(config: TrainConfig, resume: bool, overwrite: bool) -> int:
         saved = read_saved_config(out)
         if saved.model_dump(exclude={"output"}) != config.model_dump(exclude={"output"}):
             raise PolyretError(f"{out}: --resume with options that differ from the saved {SAVED_CONFIG}")
-        return steps[-1]
+        return steps[-1], False
+    if out.exists() and not out.is_dir():
+        raise PolyretError(f"{out}: exists and is not a directory")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise PolyretError(f"{out}: already exists and is not empty; pass --resume to continue or --overwrite")
-        shutil.rmtree(out)
-    return 0
+        require_owned(out)
+        return 0, True
+    return 0, False
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -223,13 +233,17 @@ def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
         if state.get("scaler"):  # fp16 runs only
             parts.precision.scaler.load_state_dict(state["scaler"])
         if dist.main:
-            _truncate_log(out / LOG, run.start)
+            torn = _truncate_log(out / LOG, run.start)
+            if torn:
+                run.console.print(torn)
             run.console.print(f"resuming {out} from step {run.start}")
     elif dist.main:
         from polyret.data.training import stats_json
         from polyret.sampling import SAMPLER_INFO
 
-        out.mkdir(parents=True, exist_ok=True)
+        if run.replace_existing:
+            remove_owned(out)
+        claim(out, "training run")
         write_text_atomic(out / SAVED_CONFIG, run.config.to_yaml())
         write_json_atomic(out / "data_stats.json", stats_json(data.data))
         write_json_atomic(out / SAMPLER_INFO, {"design": run.config.design, **data.sampler.describe()})
@@ -251,13 +265,31 @@ def checkpoint(run: Run, data: TrainData, parts: Parts, step: int) -> Path:
     return path
 
 
-def _truncate_log(path: Path, last_step: int) -> None:
-    """Drop log records past the checkpoint we resume from (the killed run may have logged a few more)."""
+def _truncate_log(path: Path, last_step: int) -> str | None:
+    """Drop log records past the checkpoint we resume from (the killed run may have logged a few more).
+
+    A torn last line (power loss, full disk: the write of one record cut short) is dropped and reported; a bad line
+    anywhere else is not something polyret wrote, and is refused with its line number. Returns what was dropped.
+    """
     if not path.exists():
-        return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line)["step"] <= last_step]
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    kept, torn = [], None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            step = int(record["step"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            if number == len(lines):
+                torn = f"{path}: dropped a torn last line ({number}: {line[:40]!r}...)"
+                continue
+            raise PolyretError(f"{path}:{number}: not a log record of polyret's ({line[:60]!r})") from None
+        if step <= last_step:
+            kept.append(line)
     write_text_atomic(path, "".join(line + "\n" for line in kept))
+    return torn
 
 
 # ---------------------------------------------------------------------------------------------- the steps

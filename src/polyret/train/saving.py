@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,34 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
                    "vocab.txt", "spiece.model")
 
 
+COMPLETE = "polyret_model.json"
+"""Written last: its presence marks a finished model directory (model/loading.py refuses one without it)."""
+STAGING = ".model-staging"
+
+
 def save_trained_model(encoder: Encoder, model: torch.nn.Module, out: Path, config: Any,
                        parameter_counts: dict[str, int], provenance: dict[str, Any]) -> None:
     """Weights (float32 safetensors), tokenizer, sentence-transformers metadata, then polyret_model.json last.
 
-    polyret_model.json is written last: its presence marks a finished model directory.
+    Everything is written into a staging directory inside `out` and moved into place at the end, polyret_model.json
+    last, so a save killed at any point leaves no half model that loads: the loader refuses a polyret run directory
+    without polyret_model.json, and a later save starts a fresh staging directory.
     """
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)  # a killed save's leftovers (our own hidden directory)
+    staging.mkdir(parents=True)
+    _write_model_files(encoder, model, staging, config, parameter_counts, provenance)
+    (out / COMPLETE).unlink(missing_ok=True)
+    for item in sorted(staging.iterdir(), key=lambda p: p.name == COMPLETE):
+        target = out / item.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(item, target)
+    staging.rmdir()
+
+
+def _write_model_files(encoder: Encoder, model: torch.nn.Module, out: Path, config: Any,
+                       parameter_counts: dict[str, int], provenance: dict[str, Any]) -> None:
     model.save_pretrained(out, safe_serialization=True)
     source = encoder.identity.get("path")
     if source and Path(source).is_dir():
@@ -50,7 +73,7 @@ def save_trained_model(encoder: Encoder, model: torch.nn.Module, out: Path, conf
         "prompts": {"query": settings.query_prefix, "passage": settings.passage_prefix},
         "default_prompt_name": None, "similarity_fn_name": "cosine",
     })
-    write_json_atomic(out / "polyret_model.json", {
+    write_json_atomic(out / COMPLETE, {
         "pooling": settings.pooling, "query_prefix": settings.query_prefix,
         "passage_prefix": settings.passage_prefix, "max_length": settings.max_length, "normalize": True,
         "engine_tokenizer": settings.engine_tokenizer,
