@@ -17,7 +17,7 @@ from polyret.data.training import stats_json
 from polyret.data.leakage import normalize_text
 from polyret.data.sentences import covering_span, sentence_spans, split_sentences
 from polyret.data.sources import expected_sha256
-from polyret.data.training import SOURCES, TrainingData, load_training_groups
+from polyret.data.training import OVERLAP_DROPPED, SOURCES, TrainingData, load_training_groups
 from polyret.errors import PolyretError
 
 NATIVE = {"arcd": "ar", "tquad": "tr", "cmrc2018": "zh", "iapp-wiki-qa-thai": "th"}
@@ -134,11 +134,15 @@ def test_mkqa_groups_align_questions_across_languages(shared: TrainingData, data
     ids = {lang: {r["id"].removesuffix(f"_{codes[lang]}") for r in records} for lang, records in lines.items()}
     assert all(found == ids["en"] for found in ids.values()) and len(ids["en"]) == 1758 + 5000
     stats = shared.stats["mkqa"]
-    assert stats.groups == 6758 and stats.dropped["groups without a pair"] == 0
+    # one MKQA question is removed as a reviewed overlap with MLQA-R (data/evaluation_overlap.json)
+    assert stats.groups == 6758 - 1 and stats.dropped["groups without a pair"] == 0
+    assert stats.dropped[OVERLAP_DROPPED] == 1
+    removed = {"1524159684855059830"}
     for lang, records in lines.items():  # a language keeps each distinct non-empty question once
-        assert stats.texts[lang] == len({normalize_text(r["question"]) for r in records} - {""})
+        kept = [r for r in records if r["id"].removesuffix(f"_{codes[lang]}") not in removed]
+        assert stats.texts[lang] == len({normalize_text(r["question"]) for r in kept} - {""})
     kept_texts = sum(stats.texts.values())
-    assert kept_texts + stats.dropped["duplicate query texts"] + stats.dropped["empty texts"] == 6 * 6758
+    assert kept_texts + stats.dropped["duplicate query texts"] + stats.dropped["empty texts"] == 6 * (6758 - 1)
     group = next(g for g in shared.groups if g.id == f"mkqa/{lines['en'][0]['id'].removesuffix('_en')}")
     assert group.queries["en"] == lines["en"][0]["question"] and not group.passages
 
@@ -146,7 +150,8 @@ def test_mkqa_groups_align_questions_across_languages(shared: TrainingData, data
 def test_mintaka_groups_hold_english_and_its_translations(shared: TrainingData, data_dir: Path) -> None:
     raw = json.loads((data_dir / "train" / "mintaka" / "mintaka_dev.json").read_text(encoding="utf-8"))
     groups = [g for g in shared.groups if g.source == "mintaka"]
-    assert len(groups) == len(raw) == 2000
+    assert len(groups) == len(raw) - 1 == 1999  # one question is also an MLQA-R question: removed
+    assert shared.stats["mintaka"].dropped[OVERLAP_DROPPED] == 1 and "mintaka/1048fe7e" not in {g.id for g in groups}
     first = groups[0]
     assert first.id == f"mintaka/{raw[0]['id']}"
     translations = {lang: raw[0]["translations"][lang] for lang in ("ar", "de", "hi", "es")}
@@ -194,7 +199,7 @@ def test_files_are_cited_with_the_registered_checksums(shared: TrainingData) -> 
 
 def test_language_filter_and_mkqa_language_codes(data_dir: Path) -> None:
     data = load_training_groups(data_dir, sources=["mkqa", "mintaka"], languages=["en", "de"])
-    assert data.stats["mkqa"].groups == 0 and data.stats["mkqa"].dropped["groups without a pair"] == 6758
+    assert data.stats["mkqa"].groups == 0 and data.stats["mkqa"].dropped["groups without a pair"] == 6758 - 1
     mintaka = data.stats["mintaka"]
     assert mintaka.pairs == {("en", "de"): mintaka.groups, ("de", "en"): mintaka.groups} and mintaka.groups >= 1990
     other = load_training_groups(data_dir, sources=["mkqa"], languages=["ja", "zh"])
@@ -209,7 +214,7 @@ def test_stats_command_prints_tables_and_json(data_dir: Path) -> None:
     assert as_json.exit_code == 0, as_json.output
     numbers = json.loads(as_json.stdout)
     assert numbers == stats_json(load_training_groups(data_dir, sources=["arcd", "mintaka"]))
-    assert numbers["groups"] == numbers["sources"]["arcd"]["groups"] + 2000
+    assert numbers["groups"] == numbers["sources"]["arcd"]["groups"] + 2000 - 1  # minus the MLQA-R overlap
     assert numbers["sources"]["arcd"]["pairs"] == {"ar-ar": numbers["sources"]["arcd"]["groups"]}
     table = runner.invoke(data_app, [*args, "--distinct-passages"], env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "training sources" in table.stdout

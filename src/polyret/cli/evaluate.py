@@ -17,11 +17,12 @@ def evaluate(
     config: Optional[Path] = typer.Option(None, help="YAML config (e.g. a run's evaluate_config.yaml); flags given "
                                           "here override it"),
     model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory, or a hub id"),
-    benchmark: Optional[str] = typer.Option(None, help="'xquad-r' (default) or a generic-format directory"),
+    benchmark: Optional[str] = typer.Option(None, help="'xquad-r' (default), 'mlqa-r', "
+                                             "'ntrex-dialects', 'ntrex-dev' or a generic-format directory"),
     data_dir: Optional[Path] = typer.Option(None, help="data root laid out as shared/data (xquad-r/, train/, dev/)"),
     output: Optional[Path] = typer.Option(None, help="directory for results.json, pair_map.png (and run.trec)"),
     languages: Optional[str] = typer.Option(None, help="comma-separated subset, e.g. ar,en,zh (both sides)"),
-    articles: Optional[int] = typer.Option(None, help="XQuAD-R: only the first K of the 48 aligned articles"),
+    articles: Optional[int] = typer.Option(None, help="XQuAD-R: the first K of the 48 aligned articles; MLQA-R: the questions of the first K English articles"),
     candidate_context: Optional[bool] = typer.Option(None, help="encode candidates as sentence + paragraph "
                                                      "(LAReQA style)"),
     pooling: Optional[str] = typer.Option(None, help="mean or cls (default: from the model's metadata, else mean)"),

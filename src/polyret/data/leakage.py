@@ -1,4 +1,4 @@
-"""The zero-shot guard: no training text may repeat an evaluation text (XQuAD-R questions and sentences).
+"""The zero-shot guard: no training text may repeat an evaluation text (XQuAD-R and MLQA-R questions and sentences).
 
 A training text leaks when, after normalisation (NFKC, casefold, punctuation as spaces, whitespace collapsed),
 it equals an evaluation text, or when their sets of character n-grams overlap by at least `threshold` in:
@@ -147,12 +147,26 @@ def training_texts(groups: Iterable[Group]) -> list[TextRecord]:
     return records
 
 
+EVALUATION_SETS = ("xquad-r", "mlqa-r")
+"""Every zero-shot evaluation set; XQuAD-R must be in the data root, MLQA-R is checked wherever it is."""
+
+
+def evaluation_sets(data_dir: Path) -> list[str]:
+    """The evaluation sets present in the data root (XQuAD-R always: its reader names it when it is missing)."""
+    return ["xquad-r"] + [name for name in EVALUATION_SETS[1:] if (Path(data_dir) / name).is_dir()]
+
+
 def evaluation_texts(data_dir: Path) -> list[TextRecord]:
-    """All XQuAD-R questions and candidate sentences, in all 11 languages."""
-    bench = load_xquad_r(Path(data_dir))
-    return [TextRecord(q.id, "question", q.lang, q.text) for q in bench.queries] + [
-        TextRecord(c.id, "sentence", c.lang, c.text) for c in bench.candidates
-    ]
+    """All questions and candidate sentences of every evaluation set in the data root (XQuAD-R's 11 languages,
+    MLQA-R's 7). Ids are `<set>:<lang>/<id>` so a hit names the set."""
+    from polyret.data.mlqa_r import load_mlqa_r
+
+    records: list[TextRecord] = []
+    for name in evaluation_sets(data_dir):
+        bench = load_xquad_r(Path(data_dir)) if name == "xquad-r" else load_mlqa_r(Path(data_dir))
+        records += [TextRecord(f"{name}:{q.id}", "question", q.lang, q.text) for q in bench.queries]
+        records += [TextRecord(f"{name}:{c.id}", "sentence", c.lang, c.text) for c in bench.candidates]
+    return records
 
 
 def check_leakage(

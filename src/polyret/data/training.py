@@ -1,7 +1,7 @@
 """Training data: every registered source (`polyret.data.sources.catalog`) read into groups, cleaned the same way.
 
 Each source's reader (one module per source or shared format under `polyret.data.sources`) turns its published
-files into groups (DESIGN.md section 1):
+files into groups (docs/design.md section 1):
 - Native QA in SQuAD v1.1 JSON (ARCD ar, TQuAD tr, CMRC 2018 zh) and iApp Thai JSON lines: one group per question,
   with the question as query and the sentence(s) holding the answer as passage, in one language; the paragraph
   is kept in `contexts`.
@@ -10,15 +10,19 @@ files into groups (DESIGN.md section 1):
 
 Cleaning is shared here. Every group id is `<source>/<record id>`. A text that an earlier group of the same source
 already has (same role, language and normalised text) is removed, since two groups sharing a text in one batch
-make a false negative; a group left without a (query, positive) pair is dropped. Every drop is counted, so
-`stats` says exactly what training will see.
+make a false negative; a group left without a (query, positive) pair is dropped; a group found to overlap an
+evaluation set (evaluation_overlap.json: one Mintaka question is also an MLQA-R question) is removed. Every drop
+is counted, so `stats` says exactly what training will see.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -107,16 +111,33 @@ def load_training_groups(
     return TrainingData(groups, stats, langs, absent)
 
 
+OVERLAP_DROPPED = "groups overlapping an evaluation set (data/evaluation_overlap.json)"
+
+
+@lru_cache(maxsize=1)
+def evaluation_overlap() -> dict[str, dict[str, Any]]:
+    """Group id -> why it is removed: the reviewed overlaps of training sources with XQuAD-R / MLQA-R."""
+    text = resources.files("polyret.data").joinpath("evaluation_overlap.json").read_text(encoding="utf-8")
+    return dict(json.loads(text)["groups"])
+
+
 def _clean(
     items: Iterable[Group | str], languages: frozenset[str], distinct_passages: bool
 ) -> tuple[list[Group], SourceStats]:
-    """Keep the languages asked for, drop empty and repeated texts, then groups left without a pair; count."""
+    """Keep the languages asked for, drop empty and repeated texts, then groups left without a pair; count.
+
+    Groups listed in evaluation_overlap.json (reviewed overlaps with an evaluation set) are removed first.
+    """
+    overlap = evaluation_overlap()
     stats = SourceStats()
     seen: set[tuple[str, str, str]] = set()  # (role, language, normalised text) of the groups kept
     kept: list[Group] = []
     for item in items:
         if isinstance(item, str):
             stats.dropped[item] += 1
+            continue
+        if item.id in overlap:
+            stats.dropped[OVERLAP_DROPPED] += 1
             continue
         if not languages.intersection(item.queries) and not languages.intersection(item.passages):
             continue  # nothing in the languages asked for: filtered out, not dropped

@@ -9,7 +9,7 @@ what makes the 11 relevant candidates of one question.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
 from polyret.data.jsonio import read_json, require_field
@@ -23,20 +23,26 @@ SOURCE_URL = "https://github.com/google-research-datasets/lareqa/raw/master/xqua
 
 def _load_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise PolyretError(f"{path}: file not found (XQuAD-R expects xquad-r/<lang>.json under --data-dir)")
+        raise PolyretError(f"{path}: file not found (expected {path.parent.name}/<lang>.json under --data-dir; "
+                           "`polyret data fetch` brings it)")
     data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise PolyretError(f"{path}: expected a SQuAD JSON object with a 'data' list")
     return data
 
 
-def _read_language(
-    path: Path, lang: str, articles: int | None, context: bool
+def read_language(
+    path: Path, lang: str, articles: int | None, context: bool, keep: Callable[[dict[str, Any]], bool] | None = None,
 ) -> tuple[list[str], list[Query], list[Candidate], dict[str, str]]:
-    """Titles, queries, candidates and question-id -> relevant candidate id for one language file."""
+    """Titles, queries, candidates and question-id -> relevant candidate id for one LAReQA language file.
+
+    `articles` keeps the first K articles; `keep` (MLQA-R's subsets) keeps the articles it accepts.
+    """
     data = _load_json(path)["data"]
     if articles is not None:
         data = data[:articles]
+    if keep is not None:
+        data = [article for article in data if keep(article)]
     titles: list[str] = []
     queries: list[Query] = []
     candidates: list[Candidate] = []
@@ -117,7 +123,7 @@ def load_xquad_r(
     reference_titles: tuple[str, list[str]] | None = None
     for lang in langs:
         path = root / f"{lang}.json"
-        titles, q, c, answers = _read_language(path, lang, articles, context)
+        titles, q, c, answers = read_language(path, lang, articles, context)
         if reference_titles is None:
             reference_titles = (lang, titles)
         elif len(titles) != len(reference_titles[1]):

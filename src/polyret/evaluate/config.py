@@ -48,7 +48,7 @@ class EvaluateConfig(BaseModel):
     data_dir: Path = Path("../shared/data")
     output: Path | None = None
     languages: list[str] | None = None
-    articles: int | None = Field(None, ge=1, description="XQuAD-R: only the first K of the 48 aligned articles")
+    articles: int | None = Field(None, ge=1, description="XQuAD-R: the first K of the 48 aligned articles; MLQA-R: the questions of the first K English articles")
     candidate_context: bool = False
     top_k: int = Field(100, ge=10, description="depth of the stored top-k ranking")
     trec_run: bool = False

@@ -1,4 +1,4 @@
-"""LAReQA retrieval measures (DESIGN.md section 2) from the ranks that exact_search keeps.
+"""LAReQA retrieval measures (docs/design.md section 2) from the ranks that exact_search keeps.
 
 Definitions (binary relevance; a rank is 1-based under the ranking rule of polyret.evaluate.search):
 

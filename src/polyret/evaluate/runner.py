@@ -36,9 +36,14 @@ RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustn
 
 
 def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
-    """XQuAD-R or the NTREX dialect benchmark / dev set by name (under data_dir), or a generic-format directory."""
+    """XQuAD-R, MLQA-R or the NTREX dialect benchmark / dev set by name (under data_dir), or a generic-format
+    directory."""
     if options.benchmark == "xquad-r":
         return load_xquad_r(options.data_dir, options.languages, options.articles, options.candidate_context)
+    if options.benchmark == "mlqa-r":
+        from polyret.data.mlqa_r import load_mlqa_r
+
+        return load_mlqa_r(options.data_dir, options.languages, options.articles, options.candidate_context)
     if options.benchmark in ("ntrex-dialects", "ntrex-dev"):
         from polyret.data.dialects import load_ntrex_benchmark
 
@@ -46,9 +51,11 @@ def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
         return load_ntrex_benchmark(options.data_dir, "test" if dialects else "dev", options.articles, dialects)
     path = Path(options.benchmark)
     if not path.exists():
-        raise PolyretError(f"--benchmark: {options.benchmark!r} is neither 'xquad-r' nor an existing directory")
+        raise PolyretError(f"--benchmark: {options.benchmark!r} is neither a benchmark name (xquad-r, mlqa-r, "
+                           "ntrex-dialects, ntrex-dev) nor an existing directory")
     if options.articles is not None:
-        raise PolyretError("--articles applies to XQuAD-R only (first K articles; for ntrex-*: first K sentences)")
+        raise PolyretError("--articles applies to the named benchmarks only (xquad-r, mlqa-r: first K articles; "
+                           "ntrex-*: first K sentences)")
     return load_generic(path, options.languages)
 
 
@@ -69,15 +76,21 @@ def query_noise(options: EvaluateConfig) -> QueryNoise | None:
 
 
 def prepare_output(output: Path, overwrite: bool) -> None:
-    """Refuse to clobber earlier results unless asked; with --overwrite, remove only what we write."""
+    """Refuse to clobber earlier results unless asked. Nothing is deleted here: with --overwrite the old results
+    stay until the new ones are ready to be written (clear_results, called by `evaluate` after encoding)."""
     existing = [name for name in RESULT_FILES if (output / name).exists()]
     if existing and not overwrite:
         raise PolyretError(f"{output}: already holds {existing[0]}; pass --overwrite to replace it")
     if output.exists() and not output.is_dir():
         raise PolyretError(f"{output}: exists and is not a directory")
     output.mkdir(parents=True, exist_ok=True)
-    for name in existing:
-        (output / name).unlink()
+
+
+def clear_results(output: Path) -> None:
+    """Remove the result files an earlier evaluation wrote here (polyret's own file names only), so none of them
+    is mistaken for part of the run about to be written."""
+    for name in RESULT_FILES:
+        (output / name).unlink(missing_ok=True)
 
 
 MEMMAP_BYTES = 256 * 2**20
@@ -195,6 +208,7 @@ def evaluate(
     source_texts = read_source_texts(spec, options, bench.languages) if spec is not None else {}
     started = time.perf_counter()
     queries, cands, encode_stats = encode_benchmark(bench, encoder, console)
+    clear_results(output)  # the model loaded and encoded: the old results can go
     transform_section: dict[str, Any] | None = None
     stats: LanguageMeans | None = None
     if spec is not None:

@@ -79,15 +79,20 @@ class Profile(BaseModel):
                                   description="practical: all groups; controlled: one group set for every strategy")
     dialect_benchmark: bool = Field(True, description="evaluate every cell on the NTREX dialect benchmark too")
     dialect_sentences: int | None = Field(None, ge=1, description="its first K held-out sentences (None: all 386)")
+    mlqa_r: bool = Field(True, description="evaluate every cell on MLQA-R too (the paper's second benchmark)")
+    mlqa_r_articles: int | None = Field(None, ge=1, description="MLQA-R: the questions of the first K English "
+                                                                "articles (None: all 4,199 questions)")
 
 
 PROFILES: dict[str, Profile] = {
     # about a minute with the embedded model: CI runs it (with tiny models)
     "smoke": Profile(name="smoke", languages=["ar", "de", "en", "zh"], articles=1, dialect_sentences=12,
+                     mlqa_r_articles=2,
                      train=TrainBudget(steps=4, batch_size=8, query_max_length=32, passage_max_length=48,
                                        languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
-    # the default: all 11 languages on the DESIGN.md probe subset, one seed, a short fine-tune
-    "quick": Profile(name="quick", articles=4, designs=["practical", "controlled"], dialect_sentences=100),
+    # the default: all 11 languages on the probe subset (docs/design.md section 3), one seed, a short fine-tune
+    "quick": Profile(name="quick", articles=4, designs=["practical", "controlled"], dialect_sentences=100,
+                     mlqa_r_articles=40),
     # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: what it took)
     "standard": Profile(name="standard", seeds=[0, 1], designs=["controlled"],
                         strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],

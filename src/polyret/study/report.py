@@ -32,6 +32,37 @@ def _p(p: float) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
+def _extra_section(name: str, path: str, done: list[dict[str, Any]], prof: dict[str, Any]) -> list[str]:
+    """One extra benchmark (MLQA-R, or a user's): headline measures with intervals, per-language Mul mAP, and the
+    paired Mul mAP differences against the baselines the clean table uses."""
+    with_extra = [r for r in done if name in r.get("extra", {})]
+    langs = sorted({lang for r in with_extra for lang in r["extra"][name]["per_language_mul_map"]})
+    bases = [b for b in ("zero_shot", "x_y", "hybrid") if any(b in r["extra"][name].get("versus", {})
+                                                               for r in with_extra)]
+    if name == "mlqa-r":
+        subset = prof.get("mlqa_r_articles")
+        what = (f"MLQA-R (LAReQA), {'the questions of the first ' + str(subset) + ' English articles' if subset else 'the whole pool'}"
+                "; a question has 2-4 relevant sentences, one per language where it exists")
+    else:
+        what = f"`{path}` (generic format)"
+    lines = ["", f"## Extra benchmark: {name}", "", f"{what}. Mul mAP per query language; paired differences "
+             "in Mul mAP (question-clustered, 95% interval, permutation p).", "",
+             "| cell | Mo mAP | Cr mAP | Mul mAP | rank distance | " + " | ".join(langs) + "".join(
+                 f" | Mul vs {b}" for b in bases) + " |",
+             "|---|---|---|---|---|" + "---|" * (len(langs) + len(bases))]
+    for row in with_extra:
+        e = row["extra"][name]
+        m, ci = e["metrics"], e["intervals"]
+        per = " | ".join("-" if e["per_language_mul_map"].get(lang) is None
+                         else f"{e['per_language_mul_map'][lang]:.3f}" for lang in langs)
+        mo = "-" if m["mo_map"] is None else _fmt_ci(m["mo_map"], ci.get("mo_map"))
+        cr = "-" if m["cr_map"] is None else _fmt_ci(m["cr_map"], ci.get("cr_map"))
+        vs = "".join(f" | {_diff(e.get('versus', {}).get(b, {}).get('mul_map'))}" for b in bases)
+        lines.append(f"| {_label(row)} | {mo} | {cr} | {_fmt_ci(m['mul_map'], ci.get('mul_map'))} | "
+                     f"{m['rank_distance']:.1f} | {per}{vs} |")
+    return lines
+
+
 def _diff(comparison: dict[str, Any] | None, fmt: str = "+.3f") -> str:
     if not comparison:
         return "-"
@@ -362,20 +393,7 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     for name, path in summary.get("extra_benchmarks", {}).items():
         if name == DIALECTS:
             continue  # its own section: per variety, with the gap to the parent
-        with_extra = [r for r in done if name in r.get("extra", {})]
-        langs = sorted({lang for r in with_extra for lang in r["extra"][name]["per_language_mul_map"]})
-        lines += ["", f"## Extra benchmark: {name}", "", f"`{path}` (generic format). Mul mAP per query language.", "",
-                  "| cell | Mo mAP | Cr mAP | Mul mAP | rank distance | " + " | ".join(langs) + " |",
-                  "|---|---|---|---|---|" + "---|" * len(langs)]
-        for row in with_extra:
-            e = row["extra"][name]
-            m, ci = e["metrics"], e["intervals"]
-            per = " | ".join("-" if e["per_language_mul_map"].get(lang) is None
-                             else f"{e['per_language_mul_map'][lang]:.3f}" for lang in langs)
-            mo = "-" if m["mo_map"] is None else _fmt_ci(m["mo_map"], ci.get("mo_map"))
-            cr = "-" if m["cr_map"] is None else _fmt_ci(m["cr_map"], ci.get("cr_map"))
-            lines.append(f"| {_label(row)} | {mo} | {cr} | {_fmt_ci(m['mul_map'], ci.get('mul_map'))} | "
-                         f"{m['rank_distance']:.1f} | {per} |")
+        lines += _extra_section(name, path, done, prof)
     trained = [r for r in done if r.get("training")]
     if trained:
         lines += ["", "## Training", "", "| cell | steps x pairs | mono / cross batches | noised texts | final loss | "
@@ -389,8 +407,10 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     lines += _composition_section(trained)
     if summary.get("leakage"):
         leak = summary["leakage"]
+        sets = " and ".join(leak.get("evaluation_sets") or ["xquad-r"])
         lines += ["", f"Zero-shot check: {leak['training_texts']:,} training texts against {leak['evaluation_texts']:,}"
-                      f" evaluation texts, {leak['overlapping_texts']} overlapping."]
+                      f" evaluation texts ({sets}), {leak['overlapping_texts']} overlapping (after removing the "
+                      "reviewed overlaps of data/evaluation_overlap.json)."]
     if done:
         lines += ["", "Data checksums (sha256):", ""]
         lines += [f"- `{path}`: `{digest}`" for path, digest in done[0]["benchmark"]["files_sha256"].items()]

@@ -29,6 +29,7 @@ from polyret.study.summary import collect
 
 NOISED = "noised"
 EXTRA = "extra"
+MLQA_R = "mlqa-r"
 
 
 def parse_extra_benchmarks(specs: list[str]) -> dict[str, Path]:
@@ -65,6 +66,13 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
             raise PolyretError(f"--extra-benchmark: the name {NAME!r} is the built-in dialect benchmark's")
         extras[NAME] = load_ntrex_benchmark(data_dir, "test", profile.dialect_sentences)
         extras_paths = {**extras_paths, NAME: data_dir / VARIANTS}
+    if profile.mlqa_r:  # the paper's second benchmark, in every cell beside XQuAD-R
+        from polyret.data.mlqa_r import load_mlqa_r
+
+        if MLQA_R in extras:
+            raise PolyretError(f"--extra-benchmark: the name {MLQA_R!r} is the built-in MLQA-R's")
+        extras[MLQA_R] = load_mlqa_r(data_dir, None, profile.mlqa_r_articles)
+        extras_paths = {**extras_paths, MLQA_R: data_dir / MLQA_R}
     if (output / "report.md").exists() and not overwrite and all(
             _finished(output / "cells" / c.slug, extras_paths) for c in cells):
         raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
@@ -93,14 +101,15 @@ def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: P
     if not any(c.trains for c in cells):
         return None
     record_path = output / "leakage.json"
-    from polyret.data.leakage import assert_no_leakage, evaluation_texts, training_texts
+    from polyret.data.leakage import assert_no_leakage, evaluation_sets, evaluation_texts, training_texts
     from polyret.data.training import load_training_groups
 
     languages = next(train_config(c, profile, data_dir, output, "cpu") for c in cells if c.trains).training_languages
     data = load_training_groups(data_dir, profile.train.sources, languages, ntrex_window=profile.train.ntrex_window,
                                 train_files=profile.train.train_files)
     key = {"training_files_sha256": data.files, "sources": profile.train.sources,
-           "languages": languages, "ntrex_window": profile.train.ntrex_window}
+           "languages": languages, "ntrex_window": profile.train.ntrex_window,
+           "evaluation_sets": evaluation_sets(data_dir)}
     if record_path.exists():
         saved = json.loads(record_path.read_text())
         if saved.get("key") == key:
@@ -109,7 +118,8 @@ def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: P
     console.print("checking that no evaluation text reaches training ...")
     train_texts, eval_texts = training_texts(data.groups), evaluation_texts(data_dir)
     assert_no_leakage(train_texts, eval_texts)  # raises, naming the overlap, before any training
-    record = {"key": key, "training_texts": len(train_texts), "evaluation_texts": len(eval_texts),
+    record = {"key": key, "evaluation_sets": key["evaluation_sets"], "training_texts": len(train_texts),
+              "evaluation_texts": len(eval_texts),
               "overlapping_texts": 0, "seconds": round(time.perf_counter() - started, 2)}
     write_json_atomic(record_path, record)
     return record

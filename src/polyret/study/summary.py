@@ -45,8 +45,13 @@ def paired(cell: dict[str, Any], baseline: dict[str, Any]) -> dict[str, dict[str
     if cell["query_ids"] != baseline["query_ids"]:
         raise PolyretError("paired test: the two cells were evaluated on different queries")
     clusters = clusters_from_ids(cell["query_ids"])
-    return {metric: compare(_array(cell, key), _array(baseline, key), clusters)
-            for metric, key in PER_QUERY_MEASURES.items() if key in cell and key in baseline}
+    out = {}
+    for metric, key in PER_QUERY_MEASURES.items():
+        if key in cell and key in baseline:
+            a, b = _array(cell, key), _array(baseline, key)
+            if np.isfinite(a - b).any():  # no Cr on a one-language benchmark: nothing to compare
+                out[metric] = compare(a, b, clusters)
+    return out
 
 
 def same_language_share(metrics: dict[str, Any]) -> float | None:
@@ -130,6 +135,7 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
     clean_pq: dict[str, dict[str, Any]] = {}
     dialect_pq: dict[str, dict[str, Any]] = {}  # per-query arrays of the dialect benchmark, per cell
     noised_pq: dict[str, dict[str, Any]] = {}
+    extra_pq: dict[str, dict[str, dict[str, Any]]] = {}  # extra benchmark -> cell -> per-query arrays
     by_key = {(c.model, c.strategy, c.seed, c.design): c.slug for c in cells}  # baselines: same design
     for cell in cells:
         info = status.get(cell.slug, {"status": "missing"})
@@ -180,6 +186,7 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                                       "per_language_mul_map": {k: v["mul_map"]
                                                                for k, v in em["per_query_language"].items()},
                                       "files_sha256": extra["benchmark"]["files_sha256"]}
+                extra_pq.setdefault(name, {})[cell.slug] = em["per_query"]
                 if name == DIALECTS:
                     row["extra"][name]["varieties"] = variety_scores(em["per_query"])
                     dialect_pq[row["cell"]] = em["per_query"]
@@ -197,6 +204,10 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
             if row["strategy"] in BASELINES and BASELINES.index(row["strategy"]) < BASELINES.index(baseline):
                 continue  # each pair of baselines once, the later one minus the earlier one
             row["versus"][baseline] = paired(clean_pq[row["cell"]], clean_pq[other])
+            for name, per_cell in extra_pq.items():  # the same paired test on every extra benchmark (MLQA-R)
+                if name != DIALECTS and row["cell"] in per_cell and other in per_cell:
+                    row["extra"][name].setdefault("versus", {})[baseline] = paired(per_cell[row["cell"]],
+                                                                                    per_cell[other])
             if row["cell"] in noised_pq and other in noised_pq:
                 mine = _array(noised_pq[row["cell"]], "mul_ap") - _array(clean_pq[row["cell"]], "mul_ap")
                 theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
