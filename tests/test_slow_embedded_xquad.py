@@ -1,4 +1,4 @@
-"""Long: the embedded model on the DESIGN.md probe subset reproduces the published probe figures."""
+"""Long: the embedded model on the probe subset (docs/design.md section 3) reproduces the published probe figures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from polyret.cli import app
 
 @pytest.mark.slow
 def test_probe_subset_figures(data_dir: Path, tmp_path: Path) -> None:
-    """DESIGN.md section 3: first 4 articles, 11 languages -> Mo/Cr/Mul 0.806/0.727/0.416, rank distance 141."""
+    """docs/design.md section 3: first 4 articles, 11 languages -> Mo/Cr/Mul 0.806/0.727/0.416, rank distance 141."""
     out = tmp_path / "probe"
     result = CliRunner().invoke(app, ["evaluate", "--data-dir", str(data_dir), "--articles", "4", "--output", str(out)])
     assert result.exit_code == 0, result.output

@@ -34,7 +34,7 @@ def test_relevant_sentence_holds_the_answer(data_dir: Path) -> None:
 
 def test_first_k_articles_subset_is_the_design_probe(data_dir: Path) -> None:
     bench = load_xquad_r(data_dir, articles=4)
-    assert (len(bench.queries), len(bench.candidates)) == (1485, 915)  # DESIGN.md section 3 probe
+    assert (len(bench.queries), len(bench.candidates)) == (1485, 915)  # docs/design.md section 3 probe
 
 
 def test_language_subset_restricts_both_sides(data_dir: Path) -> None:

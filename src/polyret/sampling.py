@@ -1,4 +1,4 @@
-"""Batch strategies (DESIGN.md section 1): which (query language, positive language) pairs fill a training batch.
+"""Batch strategies (docs/design.md section 1): which (query language, positive language) pairs fill a training batch.
 
 A sampler is an infinite stream indexed by step. The batch of step `s` is drawn from
 `np.random.default_rng([seed, s])` alone, so any step can be produced on its own: resuming needs only the next

@@ -1,4 +1,4 @@
-"""Training data as groups: one information need seen in one or more languages (DESIGN.md section 1).
+"""Training data as groups: one information need seen in one or more languages (docs/design.md section 1).
 
 A translated QA pair has a query and a positive passage in every language; a native QA pair has both in one
 language; a parallel question set has only queries, where the translation of the query in language B serves as
