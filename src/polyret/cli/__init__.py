@@ -15,10 +15,11 @@ def _register_commands() -> None:
     from polyret.cli.fetch import fetch
     from polyret.cli.noise import noise_app
     from polyret.cli.study import ablation, run
-    from polyret.cli.train import train
+    from polyret.cli.train import interpolate, train
 
     app.command()(evaluate)
     app.command()(train)
+    app.command()(interpolate)
     app.command()(run)
     app.command()(ablation)
     data_app.command("fetch")(fetch)

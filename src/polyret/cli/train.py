@@ -27,6 +27,9 @@ def train(
     max_grad_norm: Optional[float] = typer.Option(None),
     temperature: Optional[float] = typer.Option(None, help="InfoNCE temperature (0.05)"),
     symmetric: Optional[bool] = typer.Option(None, help="also the passage-to-query loss"),
+    loss: Optional[str] = typer.Option(None, help="infonce (default) or margin (LaBSE's bidirectional "
+                                       "additive-margin loss)"),
+    margin: Optional[float] = typer.Option(None, help="--loss margin: the additive margin on the cosine (0.3)"),
     freeze_embeddings: Optional[bool] = typer.Option(None, help="freeze word embeddings (default yes)"),
     freeze_layers: Optional[int] = typer.Option(None, help="freeze the lowest N layers"),
     gradient_checkpointing: Optional[bool] = typer.Option(None),
@@ -69,3 +72,33 @@ def train(
         overrides["data_dir"] = default_data_dir()
     cfg = load_config(config, overrides)
     run_training(cfg, resume=resume, overwrite=overwrite, console=console)
+
+
+@friendly
+def interpolate(
+    finetuned: Path = typer.Argument(..., help="a finished polyret model directory (polyret train's --output)"),
+    alpha: str = typer.Option("0.5", help="weight of the fine-tuned model, or a comma list (e.g. 0,0.25,0.5,0.75,1) "
+                              "to choose the best on the development set"),
+    output: Path = typer.Option(..., help="model directory to write"),
+    base: Optional[str] = typer.Option(None, help="the base model (default: the one the model was trained from)"),
+    data_dir: Optional[Path] = typer.Option(None, help="data root (for the development set, dev/tatoeba)"),
+    measure: str = typer.Option("mixed_mrr", help="development measure that chooses alpha (higher wins)"),
+) -> None:
+    """WiSE-FT weight interpolation: (1 - alpha) * base + alpha * fine-tuned, alpha chosen on dev/tatoeba."""
+    from polyret.errors import PolyretError
+    from polyret.options import comma_list
+    from polyret.train.interpolate import interpolate_models
+
+    try:
+        alphas = [float(a) for a in comma_list(alpha)]
+    except ValueError:
+        raise PolyretError(f"--alpha: {alpha!r} is not a number or a comma list of numbers") from None
+    dev = None
+    if len(alphas) > 1:
+        from polyret.evaluate.dev import load_dev_set
+
+        dev = load_dev_set(data_dir or default_data_dir())
+    record = interpolate_models(finetuned, alphas, output, base, dev, measure)
+    for point in (record["chosen_on"] or {}).get("sweep", []):
+        console.print(f"alpha {point['alpha']:.3f}: {measure} {point[measure]:.4f}")
+    console.print(f"alpha {record['alpha']}: model saved to {output}")

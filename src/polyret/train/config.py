@@ -35,6 +35,9 @@ class TrainConfig(BaseModel):
     max_grad_norm: float = Field(1.0, gt=0.0)
     temperature: float = Field(0.05, gt=0.0)
     symmetric: bool = False
+    loss: Literal["infonce", "margin"] = Field("infonce", description="training objective (train/loss.py LOSSES): "
+                                               "infonce, or margin (LaBSE's bidirectional additive-margin loss)")
+    margin: float = Field(0.3, ge=0.0, lt=2.0, description="loss margin: subtracted from the true pair's cosine")
     freeze_embeddings: bool = Field(True, description="freeze the word embeddings (96M of mE5-small's 118M weights)")
     freeze_layers: int = Field(0, ge=0, description="freeze the lowest N transformer layers")
     gradient_checkpointing: bool = False

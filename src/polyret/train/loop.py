@@ -173,7 +173,7 @@ def build_model(run: Run) -> Parts:
     """Encoder, freezing, DDP, optimiser, scheduler, loss and the step."""
     from transformers import get_linear_schedule_with_warmup
 
-    from polyret.train.loss import InfoNCELoss
+    from polyret.train.loss import build_loss
 
     config = run.config
     encoder = Encoder(EncoderOptions(model=config.model, device=str(run.device)))
@@ -187,7 +187,7 @@ def build_model(run: Run) -> Parts:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
-    loss_fn = InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric)
+    loss_fn = build_loss(config)
     precision = Precision(resolve_mode(config.mixed_precision, run.device), run.device)
     step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision)
     return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts,

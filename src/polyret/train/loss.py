@@ -23,7 +23,7 @@ constant factor restores, so its gradient differs from the single-process one.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -80,20 +80,27 @@ class InfoNCELoss(nn.Module):
             (hard negatives are not anchors) must pick out its own query among all queries.
         cross_device_negatives: when torch.distributed is initialised with more than one rank, gather
             queries, positives and hard negatives from every rank. Off: each rank uses its local batch only.
+        margin: additive margin (LaBSE's additive-margin softmax, Yang et al. 2019): subtracted from the true
+            pair's cosine before scaling, in both directions, so a positive must beat every negative by at least
+            the margin before its loss vanishes. 0: plain InfoNCE.
     """
 
-    def __init__(self, temperature: float = 0.05, symmetric: bool = False, cross_device_negatives: bool = True):
+    def __init__(self, temperature: float = 0.05, symmetric: bool = False, cross_device_negatives: bool = True,
+                 margin: float = 0.0):
         super().__init__()
         if not temperature > 0:
             raise ValueError(f"temperature must be positive, got {temperature}")
+        if not 0 <= margin < 2:
+            raise ValueError(f"margin must be in [0, 2) (a cosine difference), got {margin}")
         self.temperature = temperature
         self.symmetric = symmetric
         self.cross_device_negatives = cross_device_negatives
+        self.margin = margin
 
     def extra_repr(self) -> str:
         return (
             f"temperature={self.temperature}, symmetric={self.symmetric}, "
-            f"cross_device_negatives={self.cross_device_negatives}"
+            f"cross_device_negatives={self.cross_device_negatives}, margin={self.margin}"
         )
 
     def forward(self, q: Tensor, p: Tensor, n: Tensor | None = None) -> InfoNCEOutput:
@@ -130,10 +137,36 @@ class InfoNCELoss(nn.Module):
         labels = torch.arange(offset, offset + q.shape[0], device=q.device)
 
         candidates = all_p if all_n is None else torch.cat([all_p, all_n])
-        logits = q @ candidates.T / self.temperature
+        logits = self._with_margin(q @ candidates.T, labels) / self.temperature
         loss = F.cross_entropy(logits, labels)
         if self.symmetric:
-            loss = (loss + F.cross_entropy(p @ all_q.T / self.temperature, labels)) / 2
+            backward = self._with_margin(p @ all_q.T, labels) / self.temperature
+            loss = (loss + F.cross_entropy(backward, labels)) / 2
         with torch.no_grad():
             accuracy = (logits.argmax(dim=1) == labels).float().mean()
         return InfoNCEOutput(loss, accuracy)
+
+    def _with_margin(self, scores: Tensor, labels: Tensor) -> Tensor:
+        if not self.margin:
+            return scores
+        rows = torch.arange(scores.shape[0], device=scores.device)
+        shift = torch.zeros_like(scores)
+        shift[rows, labels] = self.margin
+        return scores - shift
+
+
+LossName = Literal["infonce", "margin"]
+LOSSES: dict[str, Callable[[Any], nn.Module]] = {
+    # in-batch InfoNCE (query -> passage; both directions with `symmetric`)
+    "infonce": lambda config: InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric),
+    # LaBSE's bidirectional ranking loss with an additive margin (arXiv 2007.01852)
+    "margin": lambda config: InfoNCELoss(temperature=config.temperature, symmetric=True, margin=config.margin),
+}
+"""The training objectives by the name `polyret train --loss` takes; each maps the train config to a loss module
+with the call signature of InfoNCELoss (q, p, n) -> InfoNCEOutput, so every batch strategy and the gradient cache
+use any of them unchanged."""
+
+
+def build_loss(config: Any) -> nn.Module:
+    """The loss `config.loss` names (see LOSSES)."""
+    return LOSSES[config.loss](config)

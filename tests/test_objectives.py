@@ -1,0 +1,107 @@
+"""Training objectives from the loss registry (hand-computed values) and WiSE-FT weight interpolation."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from polyret.cli import app
+from polyret.model.encoder import Encoder, EncoderOptions
+from polyret.train.config import load_config
+from polyret.train.interpolate import interpolate_state
+from polyret.train.loss import LOSSES, InfoNCELoss, build_loss
+
+runner = CliRunner()
+
+
+def test_margin_loss_against_hand_computed_values() -> None:
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    out = InfoNCELoss(temperature=1.0, symmetric=True, margin=0.5)(q, p)
+    # query -> passage: row 0 scores [1 - 0.5, 0.6], row 1 [0, 0.8 - 0.5]
+    forward = (math.log(1 + math.exp(0.6 - 0.5)) + math.log(1 + math.exp(0.0 - 0.3))) / 2
+    # passage -> query: row 0 scores [1 - 0.5, 0], row 1 [0.6, 0.8 - 0.5]
+    backward = (math.log(1 + math.exp(0.0 - 0.5)) + math.log(1 + math.exp(0.6 - 0.3))) / 2
+    assert float(out.loss) == pytest.approx((forward + backward) / 2, abs=1e-6)
+    assert float(out.accuracy) == 0.5  # row 0 ranks its positive second once the margin is taken off
+
+
+def test_zero_margin_is_infonce_and_the_margin_only_raises_the_loss() -> None:
+    torch.manual_seed(0)
+    q = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    p = torch.nn.functional.normalize(torch.randn(6, 8), dim=1)
+    plain = InfoNCELoss(temperature=0.05, symmetric=True)(q, p).loss
+    assert torch.equal(InfoNCELoss(temperature=0.05, symmetric=True, margin=0.0)(q, p).loss, plain)
+    assert InfoNCELoss(temperature=0.05, symmetric=True, margin=0.2)(q, p).loss > plain
+
+
+def test_the_registry_builds_what_the_config_names(tmp_path: Path) -> None:
+    assert set(LOSSES) == {"infonce", "margin"}
+    margin = build_loss(load_config(None, {"loss": "margin", "margin": 0.25, "temperature": 0.1}))
+    assert (margin.symmetric, margin.margin, margin.temperature) == (True, 0.25, 0.1)
+    plain = build_loss(load_config(None, {}))
+    assert (plain.symmetric, plain.margin) == (False, 0.0)
+    from polyret.errors import PolyretError
+
+    with pytest.raises(PolyretError, match="option 'loss'"):
+        load_config(None, {"loss": "triplet"})
+
+
+def test_train_with_the_margin_loss(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "margin"
+    done = runner.invoke(app, ["train", "--model", str(tiny_models["bert"]), "--loss", "margin", "--margin", "0.2",
+                               "--steps", "2", "--batch-size", "4", "--data-dir", str(data_dir), "--sources",
+                               "mkqa", "--languages", "ar,en", "--output", str(out), "--no-check-leakage", "--strategy", "x_y"])
+    assert done.exit_code == 0, done.output
+    saved = json.loads((out / "polyret_model.json").read_text())["training"]["config"]
+    assert (saved["loss"], saved["margin"]) == ("margin", 0.2)
+    assert all(math.isfinite(json.loads(line)["loss"]) for line in (out / "log.jsonl").read_text().splitlines())
+
+
+# ------------------------------------------------------------------------------------------ interpolation
+def test_interpolate_state_endpoints_are_exact_and_the_middle_is_the_mean() -> None:
+    base = {"w": torch.tensor([-0.0, 1.0, 3.0]), "ids": torch.tensor([1, 2])}
+    tuned = {"w": torch.tensor([2.0, -1.0, 3.5]), "ids": torch.tensor([1, 2])}
+    zero, one = interpolate_state(base, tuned, 0.0), interpolate_state(base, tuned, 1.0)
+    assert torch.equal(zero["w"], base["w"]) and torch.signbit(zero["w"][0])  # -0.0 stays -0.0
+    assert torch.equal(one["w"], tuned["w"])
+    assert torch.allclose(interpolate_state(base, tuned, 0.5)["w"], torch.tensor([1.0, 0.0, 3.25]))
+    assert torch.equal(interpolate_state(base, tuned, 0.5)["ids"], base["ids"])
+
+
+def test_interpolate_command_endpoints_bit_for_bit_and_dev_choice(tiny_models: dict[str, Path], data_dir: Path,
+                                                                  tmp_path: Path) -> None:
+    tuned = tmp_path / "tuned"
+    done = runner.invoke(app, ["train", "--model", str(tiny_models["bert"]), "--steps", "2", "--batch-size", "4",
+                               "--lr", "1e-3", "--data-dir", str(data_dir), "--sources", "mkqa", "--languages",
+                               "ar,en", "--output", str(tuned), "--no-check-leakage", "--no-freeze-embeddings", "--strategy", "x_y"])
+    assert done.exit_code == 0, done.output
+    base_state = Encoder(EncoderOptions(model=str(tiny_models["bert"]))).model.state_dict()
+    tuned_state = load_file(tuned / "model.safetensors")
+    for alpha, expected in (("0", base_state), ("1", tuned_state)):
+        out = tmp_path / f"a{alpha}"
+        done = runner.invoke(app, ["interpolate", str(tuned), "--alpha", alpha, "--output", str(out)])
+        assert done.exit_code == 0, done.output
+        written = load_file(out / "model.safetensors")
+        assert written.keys() == tuned_state.keys()
+        assert all(torch.equal(written[k], expected[k]) for k in written), alpha
+    assert any(not torch.equal(base_state[k], tuned_state[k]) for k in tuned_state)  # the endpoints differ
+
+    chosen = tmp_path / "chosen"
+    done = runner.invoke(app, ["interpolate", str(tuned), "--alpha", "0,0.5,1", "--output", str(chosen),
+                               "--data-dir", str(data_dir)])
+    assert done.exit_code == 0, done.output
+    record = json.loads((chosen / "polyret_model.json").read_text())["interpolation"]
+    sweep = record["chosen_on"]["sweep"]
+    assert [p["alpha"] for p in sweep] == [0.0, 0.5, 1.0]
+    assert record["alpha"] == max(sweep, key=lambda p: p["mixed_mrr"])["alpha"]
+    assert record["chosen_on"]["dev_set"]  # the development set is named, never an evaluation set
+    Encoder(EncoderOptions(model=str(chosen))).encode(["a question"], "query", use_cache=False)  # loads and runs
+    done = runner.invoke(app, ["interpolate", str(tuned), "--alpha", "1.5", "--output", str(tmp_path / "bad")])
+    assert done.exit_code == 2 and "--alpha" in done.output
