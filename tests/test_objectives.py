@@ -105,3 +105,70 @@ def test_interpolate_command_endpoints_bit_for_bit_and_dev_choice(tiny_models: d
     Encoder(EncoderOptions(model=str(chosen))).encode(["a question"], "query", use_cache=False)  # loads and runs
     done = runner.invoke(app, ["interpolate", str(tuned), "--alpha", "1.5", "--output", str(tmp_path / "bad")])
     assert done.exit_code == 2 and "--alpha" in done.output
+
+
+# ------------------------------------------------------------------------------------------ distillation
+def test_distillation_term_against_hand_computed_values() -> None:
+    from polyret.train.distill import DistillationLoss, DistillTargets
+
+    q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    p = torch.tensor([[1.0, 0.0], [0.6, 0.8]])
+    targets = DistillTargets(queries=torch.tensor([[0.8, 0.6], [9.0, 9.0]]), query_mask=torch.tensor([True, False]),
+                             positives=torch.tensor([[1.0, 0.0], [0.0, 1.0]]), positive_mask=torch.tensor([True, True]))
+    base = InfoNCELoss(temperature=1.0)
+    plain = float(base(q, p).loss)
+    out = DistillationLoss(base, weight=2.0)(q, p, targets=targets)
+    query_term = (1 - 0.8) ** 2 + (0 - 0.6) ** 2  # row 1 has no target
+    positive_term = ((0.0 + 0.0) + ((0.6 - 0.0) ** 2 + (0.8 - 1.0) ** 2)) / 2
+    assert float(out.loss) == pytest.approx(plain + 2.0 * (query_term + positive_term), abs=1e-6)
+
+
+def test_teacher_targets_are_each_rows_pivot_counterpart() -> None:
+    from polyret.data.groups import Group
+    from polyret.sampling import Batch
+    from polyret.train.distill import Teacher
+
+    class Recorder:  # an encoder that returns one-hot vectors and records what it was asked to encode
+        dim = 3
+
+        def __init__(self) -> None:
+            self.model, self.calls = torch.nn.Linear(1, 1), []
+
+        def encode(self, texts, kind):  # type: ignore[no-untyped-def]
+            self.calls.append((kind, list(texts)))
+            import numpy as np
+
+            return np.eye(3, dtype=np.float32)[: len(texts)]
+
+    qa = Group("qa/1", "qa", {"de": "Wer?", "en": "Who?"}, {"de": "Er.", "en": "He."})
+    parallel = Group("mkqa/2", "mkqa", {"ar": "من؟", "en": "Who is it?", "es": "¿Quién?"})
+    native = Group("arcd/3", "arcd", {"ar": "ماذا؟"}, {"ar": "هذا."})
+    batch = Batch(step=1, kind="cross", language_pair=None, query_langs=["de", "ar", "ar"],
+                  positive_langs=["en", "es", "ar"], group_ids=["qa/1", "mkqa/2", "arcd/3"],
+                  queries=["Wer?", "من؟", "ماذا؟"], positives=["He.", "¿Quién?", "هذا."])
+    recorder = Recorder()
+    teacher = Teacher(recorder, [qa, parallel, native])
+    assert teacher.texts(batch) == (["Who?", "Who is it?", None], ["He.", "Who is it?", None])
+    targets = teacher.targets(batch, torch.device("cpu"))
+    assert recorder.calls == [("query", ["Who?", "Who is it?"]), ("passage", ["He.", "Who is it?"])]
+    assert targets.query_mask.tolist() == [True, True, False] and targets.positive_mask.tolist() == [True, True, False]
+    assert targets.queries[2].abs().sum() == 0  # no target: zeros, masked out
+
+
+def test_training_with_distillation_adds_the_term(tiny_models: dict[str, Path], data_dir: Path,
+                                                  tmp_path: Path) -> None:
+    def first_loss(extra: list[str], out: Path) -> float:
+        done = runner.invoke(app, ["train", "--model", str(tiny_models["bert"]), "--steps", "2", "--batch-size", "4",
+                                   "--data-dir", str(data_dir), "--sources", "mkqa", "--languages", "ar,en,es",
+                                   "--output", str(out), "--no-check-leakage", "--strategy", "x_y", *extra])
+        assert done.exit_code == 0, done.output
+        return json.loads((out / "log.jsonl").read_text().splitlines()[0])["loss"]
+
+    plain = first_loss([], tmp_path / "plain")
+    distilled = first_loss(["--distill-weight", "1.0"], tmp_path / "distilled")
+    # same seed, same first batch: the distillation term is positive for every row that is not its own pivot
+    assert distilled > plain
+    cached = first_loss(["--distill-weight", "1.0", "--grad-accum", "2"], tmp_path / "cached")  # gradient cache
+    assert cached > plain and math.isfinite(cached)
+    saved = json.loads((tmp_path / "distilled" / "polyret_model.json").read_text())["training"]["config"]
+    assert (saved["distill_weight"], saved["distill_pivot"]) == (1.0, "en")

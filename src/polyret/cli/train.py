@@ -30,6 +30,9 @@ def train(
     loss: Optional[str] = typer.Option(None, help="infonce (default) or margin (LaBSE's bidirectional "
                                        "additive-margin loss)"),
     margin: Optional[float] = typer.Option(None, help="--loss margin: the additive margin on the cosine (0.3)"),
+    distill_weight: Optional[float] = typer.Option(None, help="add multilingual distillation toward the frozen base "
+                                                   "model's pivot-language embeddings, with this weight (0: off)"),
+    distill_pivot: Optional[str] = typer.Option(None, help="distillation pivot language (en)"),
     freeze_embeddings: Optional[bool] = typer.Option(None, help="freeze word embeddings (default yes)"),
     freeze_layers: Optional[int] = typer.Option(None, help="freeze the lowest N layers"),
     gradient_checkpointing: Optional[bool] = typer.Option(None),

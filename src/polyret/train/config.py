@@ -38,6 +38,10 @@ class TrainConfig(BaseModel):
     loss: Literal["infonce", "margin"] = Field("infonce", description="training objective (train/loss.py LOSSES): "
                                                "infonce, or margin (LaBSE's bidirectional additive-margin loss)")
     margin: float = Field(0.3, ge=0.0, lt=2.0, description="loss margin: subtracted from the true pair's cosine")
+    distill_weight: float = Field(0.0, ge=0.0, description="weight of the distillation term toward the frozen base "
+                                  "model's pivot-language embeddings (train/distill.py); 0: off")
+    distill_pivot: str = Field("en", description="distillation: the language whose base-model embedding every "
+                               "language of a group is pulled to")
     freeze_embeddings: bool = Field(True, description="freeze the word embeddings (96M of mE5-small's 118M weights)")
     freeze_layers: int = Field(0, ge=0, description="freeze the lowest N transformer layers")
     gradient_checkpointing: bool = False

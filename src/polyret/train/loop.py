@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -63,6 +63,7 @@ class TrainData:
     data: Any
     sampler: Any
     noiser: BatchNoiser | None
+    groups: list[Any] = field(default_factory=list)  # the design's groups, as the sampler draws from them
 
 
 @dataclass
@@ -90,7 +91,7 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     """
     run = set_up(config, resume, overwrite, console or Console(stderr=True))
     data = prepare_data(run)
-    parts = build_model(run)
+    parts = build_model(run, data)
     start_or_resume(run, data, parts)
     state = TrainState(config=config, output=run.out, rank=run.dist.rank, world_size=run.dist.world_size,
                        encoder=parts.encoder, model=parts.model, start_step=run.start, step=run.start)
@@ -165,12 +166,12 @@ def prepare_data(run: Run) -> TrainData:
                            seed=config.seed, world_size=dist.world_size, rank=dist.rank,
                            languages=config.training_languages, per_example_pairs=config.per_example_pairs)
     noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
-    return TrainData(data=data, sampler=sampler, noiser=noiser)
+    return TrainData(data=data, sampler=sampler, noiser=noiser, groups=groups)
 
 
 # ---------------------------------------------------------------------------------------------- model
-def build_model(run: Run) -> Parts:
-    """Encoder, freezing, DDP, optimiser, scheduler, loss and the step."""
+def build_model(run: Run, data: TrainData | None = None) -> Parts:
+    """Encoder, freezing, DDP, optimiser, scheduler, loss (and its teacher, for distillation) and the step."""
     from transformers import get_linear_schedule_with_warmup
 
     from polyret.train.loss import build_loss
@@ -189,7 +190,15 @@ def build_model(run: Run) -> Parts:
     scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
     loss_fn = build_loss(config)
     precision = Precision(resolve_mode(config.mixed_precision, run.device), run.device)
-    step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision)
+    teacher = None
+    if config.distill_weight > 0:
+        from polyret.train.distill import Teacher
+
+        if data is None:
+            raise PolyretError("distillation needs the training groups (build_model(run, data))")
+        teacher = Teacher(Encoder(EncoderOptions(model=config.model, device=str(run.device))),
+                          data.groups, config.distill_pivot)
+    step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision, teacher)
     return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts,
                  precision=precision)
 

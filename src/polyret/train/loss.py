@@ -168,5 +168,10 @@ use any of them unchanged."""
 
 
 def build_loss(config: Any) -> nn.Module:
-    """The loss `config.loss` names (see LOSSES)."""
-    return LOSSES[config.loss](config)
+    """The loss `config.loss` names (see LOSSES), with the distillation term on top when `distill_weight` > 0."""
+    loss = LOSSES[config.loss](config)
+    if getattr(config, "distill_weight", 0.0) > 0:
+        from polyret.train.distill import DistillationLoss
+
+        loss = DistillationLoss(loss, config.distill_weight)
+    return loss

@@ -91,10 +91,13 @@ class GradCache:
                  precision: Precision) -> None:
         self.embed_fn, self.model, self.module, self.loss_fn, self.precision = embed, model, module, loss_fn, precision
 
-    def __call__(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any]) -> InfoNCEOutput:
-        """Accumulate the full batch's gradient into .grad (scaled under fp16); returns the detached loss."""
+    def __call__(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any],
+                 targets: Any = None) -> InfoNCEOutput:
+        """Accumulate the full batch's gradient into .grad (scaled under fp16); returns the detached loss.
+
+        `targets` (train/distill.py) are per-row extras of the loss, for the whole batch in row order."""
         snapshots, queries, passages = self.embed(query_chunks, passage_chunks)
-        out, query_grads, passage_grads = self.cache(queries, passages)
+        out, query_grads, passage_grads = self.cache(queries, passages, targets)
         self.replay(query_chunks, passage_chunks, snapshots, query_grads, passage_grads)
         return out
 
@@ -110,11 +113,12 @@ class GradCache:
                     passages.append(self.embed_fn(self.model, p_chunk))
         return snapshots, queries, passages
 
-    def cache(self, queries: list[Tensor], passages: list[Tensor]) -> tuple[InfoNCEOutput, list[Tensor], list[Tensor]]:
+    def cache(self, queries: list[Tensor], passages: list[Tensor],
+              targets: Any = None) -> tuple[InfoNCEOutput, list[Tensor], list[Tensor]]:
         """Step 2: the loss over the whole batch and its gradient with respect to each micro-batch's embeddings."""
         q = torch.cat(queries).detach().requires_grad_()
         p = torch.cat(passages).detach().requires_grad_()
-        out = self.loss_fn(q, p)
+        out = self.loss_fn(q, p) if targets is None else self.loss_fn(q, p, targets=targets)
         self.precision.scaler.scale(out.loss).backward()
         assert q.grad is not None and p.grad is not None
         sizes = [len(chunk) for chunk in queries]
@@ -148,8 +152,9 @@ class TrainStep:
     """
 
     def __init__(self, encoder: Encoder, module: torch.nn.Module, loss_fn: InfoNCELoss,
-                 optimizer: torch.optim.Optimizer, scheduler: Any, config: TrainConfig, precision: Precision) -> None:
-        self.encoder, self.module, self.loss_fn = encoder, module, loss_fn
+                 optimizer: torch.optim.Optimizer, scheduler: Any, config: TrainConfig, precision: Precision,
+                 teacher: Any = None) -> None:
+        self.encoder, self.module, self.loss_fn, self.teacher = encoder, module, loss_fn, teacher
         self.optimizer, self.scheduler, self.config, self.precision = optimizer, scheduler, config, precision
         self.params = [p for group in optimizer.param_groups for p in group["params"]]
         self.grad_cache = GradCache(lambda module, ids: encoder.embed_ids(ids, module), encoder.model, module,
@@ -176,13 +181,15 @@ class TrainStep:
         queries = encoder.token_ids(encoder.prefixed(batch.queries, "query"), config.query_max_length)
         positives = encoder.token_ids(encoder.prefixed(batch.positives, "passage"), config.passage_max_length)
         hard = [n for n in getattr(batch, "negatives", []) if n is not None]  # the data's hard negatives, if any
+        targets = None if self.teacher is None else self.teacher.targets(batch, encoder.device)
+        extra = {} if targets is None else {"targets": targets}
         if config.grad_accum == 1:
             with self.precision.autocast():
                 q = encoder.embed_ids(queries, self.module)
                 p = encoder.embed_ids(positives, self.module)
                 n = encoder.embed_ids(encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length),
                                       self.module) if hard else None
-                out = self.loss_fn(q, p, n)
+                out = self.loss_fn(q, p, n, **extra)
             self.precision.scaler.scale(out.loss).backward()
         elif hard:
             raise PolyretError("hard negatives from the training data are not yet supported with --grad-accum > 1 "
@@ -190,7 +197,7 @@ class TrainStep:
         else:
             size = len(queries) // config.grad_accum
             out = self.grad_cache([queries[i:i + size] for i in range(0, len(queries), size)],
-                                  [positives[i:i + size] for i in range(0, len(positives), size)])
+                                  [positives[i:i + size] for i in range(0, len(positives), size)], targets)
         local, accuracy = float(out.loss.detach()), float(out.accuracy)
         return (*global_mean(local, accuracy), local)
 
