@@ -324,3 +324,47 @@ def test_bad_options_name_the_option(options: dict[str, object], message: str) -
 def test_repeated_group_ids_are_refused() -> None:
     with pytest.raises(PolyretError, match="repeat id 'native-sw-0'"):
         make_sampler("x_x_mono", native("sw", 20) + native("sw", 20), 8)
+
+
+def test_same_language_negatives_in_cross_batches_read_back_from_the_log(tiny_models: dict, data_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    """Every example of a cross-lingual batch gets a negative in its query's language, from a group outside the
+    batch; monolingual batches get none; the trainer's log says so."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from polyret.cli import app
+
+    out = tmp_path / "run"
+    done = CliRunner().invoke(app, ["train", "--model", str(tiny_models["bert"]), "--strategy", "hybrid", "--alpha",
+                                    "0.5", "--steps", "6", "--batch-size", "4", "--data-dir", str(data_dir),
+                                    "--sources", "xnli", "--languages", "de,en,es", "--output", str(out),
+                                    "--no-check-leakage", "--same-language-negatives", "--grad-accum", "2"])
+    assert done.exit_code == 0, done.output
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert kinds == {"mono", "cross"}
+    for r in records:
+        if r["kind"] == "cross":
+            assert r["negatives"] == r["same_language_negatives"] == 4
+        else:
+            assert r.get("same_language_negatives", 0) == 0
+
+
+def test_same_language_negatives_never_come_from_the_batch(data_dir: Path) -> None:
+    from polyret.data.training import load_training_groups
+    from polyret.sampling import make_sampler
+
+    groups = load_training_groups(data_dir, sources=["xnli"], languages=["de", "en", "es"]).groups
+    sampler = make_sampler("x_y", groups, 8, seed=3, languages=["de", "en", "es"], same_language_negatives=True)
+    plain = make_sampler("x_y", groups, 8, seed=3, languages=["de", "en", "es"])
+    by_id = {g.id: g for g in groups}
+    for step in range(20):
+        b = sampler.batch_at(step)
+        assert b.queries == plain.batch_at(step).queries  # the option adds negatives, never changes the batch
+        batch_texts = {t for g in b.group_ids for t in (*by_id[g].queries.values(), *by_id[g].passages.values())}
+        for negative, lang, query_lang in zip(b.negatives, b.negative_langs, b.query_langs):
+            assert negative is not None and lang == query_lang and negative not in batch_texts
+            assert any(by_id[g].passages.get(lang) == negative or by_id[g].queries.get(lang) == negative
+                       for g in by_id)

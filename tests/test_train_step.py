@@ -3,6 +3,8 @@ the float32 loss, gradient caching, per-rank checkpoint state."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from pathlib import Path
 
 import pytest
@@ -251,3 +253,22 @@ def test_gradient_cache_under_ddp_equals_the_global_batch_and_syncs_once(tmp_pat
         for name, param in encoder.named_parameters():
             torch.testing.assert_close(result["grads"][name], param.grad, atol=1e-9, rtol=1e-7)
     assert sum(r["loss"].item() for r in ranks) / world == pytest.approx(out.loss.item(), rel=1e-9)
+
+
+NEGATIVES = ["a sentence about the weather", "ein satz über das wetter", None, "una frase sobre el tiempo",
+             "the river flows to the sea", "предложение о погоде", "a recipe for bread", "der hund schläft"]
+
+
+def test_gradient_cache_with_negatives_equals_one_full_batch(tiny_models: dict[str, Path]) -> None:
+    """Hard (or same-language) negatives ride through the gradient cache: same loss and gradients as one batch."""
+    full, cached = make_step(tiny_models["bert"]), make_step(tiny_models["bert"], grad_accum=4)
+    full.encoder.model.eval(), cached.encoder.model.eval()
+    with_negatives = dataclasses.replace(batch(), negatives=list(NEGATIVES))
+    full_loss, full_acc, _ = full.backward(with_negatives)
+    cached_loss, cached_acc, _ = cached.backward(with_negatives)
+    assert cached_loss == pytest.approx(full_loss, rel=1e-6) and cached_acc == full_acc
+    plain_loss, _, _ = make_step(tiny_models["bert"]).backward(batch())
+    assert full_loss != pytest.approx(plain_loss)  # the negatives took part
+    expected, got = grads(full), grads(cached)
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], atol=1e-6, rtol=1e-4)

@@ -60,6 +60,8 @@ class Batch:
     queries: list[str]
     positives: list[str]
     negatives: list[str | None] = field(default_factory=list)
+    negative_langs: list[str | None] = field(default_factory=list)
+    """The language of each negative (with same-language negatives: the query's language in cross batches)."""
 
     def __len__(self) -> int:
         return len(self.group_ids)
@@ -85,8 +87,10 @@ class BatchSampler:
         rank: int,
         languages: list[str] | None,
         per_example_pairs: bool,
+        same_language_negatives: bool = False,
     ) -> None:
         _validate(strategy, groups, batch_size, alpha, tau, seed, world_size, rank, per_example_pairs)
+        self.same_language_negatives = same_language_negatives
         self.strategy = strategy
         self.batch_size = batch_size
         self.local_batch_size = batch_size // world_size
@@ -140,6 +144,14 @@ class BatchSampler:
             "per_example_pairs": per_example_pairs,
             "groups_sha256": hashlib.sha256("\0".join(g.id for g in groups).encode()).hexdigest(),
         }
+        if same_language_negatives:  # only when on, so states saved before the option existed still load
+            self._fingerprint["same_language_negatives"] = True
+        # Per language, the (group, text) of every positive in that language: the same-language negatives' pool.
+        self._by_language: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for key, (members, text_ids) in pools.items():
+            self._by_language[key[1]].extend(zip(members, text_ids))
+        for lang, entries in self._by_language.items():
+            self._by_language[lang] = sorted(set(entries))
 
     def _index(self, groups: list[Group]) -> dict[Pair, tuple[list[int], list[int]]]:
         """For every language pair, the groups that can feed it and the interned id of each one's positive."""
@@ -212,7 +224,12 @@ class BatchSampler:
         start = self.rank * self.local_batch_size
         mine = chosen[start : start + self.local_batch_size]
         pairs = [self._pairs[i] for i in slots[start : start + self.local_batch_size].tolist()]
-        negatives = self._negatives(rng, chosen, slots)[start : start + self.local_batch_size]
+        negatives = self._negatives(rng, chosen, slots)
+        negative_langs = [None if n is None else self._pairs[slot][1] for n, slot in zip(negatives, slots.tolist())]
+        if self.same_language_negatives and kind == "cross":
+            negatives, negative_langs = self._same_language(rng, chosen, slots)
+        negatives = negatives[start : start + self.local_batch_size]
+        negative_langs = negative_langs[start : start + self.local_batch_size]
         return Batch(
             step=step,
             kind=kind,
@@ -223,7 +240,38 @@ class BatchSampler:
             queries=[self._groups[g].queries[q] for (g, _), (q, _) in zip(mine, pairs)],
             positives=[self._texts[t] for _, t in mine],
             negatives=negatives,
+            negative_langs=negative_langs,
         )
+
+    def _same_language(self, rng: np.random.Generator, chosen: list[tuple[int, int]],
+                       slots: np.ndarray) -> tuple[list[str | None], list[str | None]]:
+        """For every example of a cross-lingual batch, a positive text in its *query's* language from a group that is
+        not in the batch: the wrong-but-same-language candidates that a multilingual pool ranks too high.
+
+        A group of the batch is never used (its text in the query language would be relevant to its own query, a
+        false negative), nor a text equal to a positive of the batch. Drawn after the batch, so batches do not
+        depend on the option; under data parallelism all or none, as for the data's hard negatives.
+        """
+        in_batch = {g for g, _ in chosen}
+        positives = {t for _, t in chosen}
+        out: list[str | None] = []
+        langs: list[str | None] = []
+        for slot in slots.tolist():
+            lang = self._pairs[slot][0]
+            pool = self._by_language.get(lang, [])
+            pick = None
+            for _ in range(_MAX_ATTEMPTS):
+                if not pool:
+                    break
+                group, text = pool[int(rng.random() * len(pool))]
+                if group not in in_batch and text not in positives:
+                    pick = self._texts[text]
+                    break
+            out.append(pick)
+            langs.append(lang if pick is not None else None)
+        if self.world_size > 1 and None in out:
+            return [None] * len(out), [None] * len(out)
+        return out, langs
 
     def _negatives(self, rng: np.random.Generator, chosen: list[tuple[int, int]],
                    slots: np.ndarray) -> list[str | None]:
@@ -372,6 +420,8 @@ def batch_composition(batch: Batch) -> dict[str, Any]:
     }
     if batch.negatives:
         out["negatives"] = sum(n is not None for n in batch.negatives)
+        out["same_language_negatives"] = sum(
+            lang is not None and lang == query for lang, query in zip(batch.negative_langs, batch.query_langs))
     return out
 
 
@@ -406,8 +456,11 @@ def make_sampler(
     rank: int = 0,
     languages: list[str] | None = None,
     per_example_pairs: bool = False,
+    same_language_negatives: bool = False,
 ) -> BatchSampler:
-    """A sampler for `strategy` (one of STRATEGIES); `batch_size` is global, `languages` restricts both sides."""
+    """A sampler for `strategy` (one of STRATEGIES); `batch_size` is global, `languages` restricts both sides.
+
+    `same_language_negatives`: every example of a cross-lingual batch gets a negative in its query's language."""
     return BatchSampler(
         strategy,
         groups,
@@ -419,4 +472,5 @@ def make_sampler(
         rank=rank,
         languages=languages,
         per_example_pairs=per_example_pairs,
+        same_language_negatives=same_language_negatives,
     )

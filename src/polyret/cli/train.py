@@ -18,6 +18,8 @@ def train(
     alpha: Optional[float] = typer.Option(None, help="hybrid: probability of a monolingual batch (0.5)"),
     tau: Optional[float] = typer.Option(None, help="language (pair) sampling: p ~ n^tau (1.0)"),
     per_example_pairs: Optional[bool] = typer.Option(None, help="x_y: draw the language pair per example"),
+    same_language_negatives: Optional[bool] = typer.Option(None, help="cross-lingual batches: a negative in each "
+                                                           "query's own language (from a group outside the batch)"),
     steps: Optional[int] = typer.Option(None, help="optimiser steps (100)"),
     batch_size: Optional[int] = typer.Option(None, help="pairs per step across all ranks (16)"),
     grad_accum: Optional[int] = typer.Option(None, help="micro-batches per step, gradient-cached: negatives stay the whole batch (1)"),

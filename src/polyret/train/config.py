@@ -26,6 +26,8 @@ class TrainConfig(BaseModel):
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="hybrid: probability of a monolingual batch")
     tau: float = Field(1.0, ge=0.0, description="language (pair) sampling temperature: p ~ n^tau")
     per_example_pairs: bool = Field(False, description="x_y: draw the language pair per example, not per batch")
+    same_language_negatives: bool = Field(False, description="cross-lingual batches: one negative per example in "
+                                          "its query's language, from a group outside the batch")
     steps: int = Field(100, ge=1)
     batch_size: int = Field(16, ge=2, description="pairs per optimiser step across all ranks")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step (each batch_size/grad_accum), gradient-cached")

@@ -164,7 +164,8 @@ def prepare_data(run: Run) -> TrainData:
                            f"x {config.grad_accum} accumulation step(s)")
     sampler = make_sampler(config.sampler_strategy, groups, config.batch_size, alpha=config.alpha, tau=config.tau,
                            seed=config.seed, world_size=dist.world_size, rank=dist.rank,
-                           languages=config.training_languages, per_example_pairs=config.per_example_pairs)
+                           languages=config.training_languages, per_example_pairs=config.per_example_pairs,
+                           same_language_negatives=config.same_language_negatives)
     noiser = BatchNoiser(config.noise, config.seed) if config.noise is not None else None
     return TrainData(data=data, sampler=sampler, noiser=noiser, groups=groups)
 

@@ -92,50 +92,71 @@ class GradCache:
         self.embed_fn, self.model, self.module, self.loss_fn, self.precision = embed, model, module, loss_fn, precision
 
     def __call__(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any],
-                 targets: Any = None) -> InfoNCEOutput:
+                 targets: Any = None, negative_chunks: Sequence[Any] | None = None) -> InfoNCEOutput:
         """Accumulate the full batch's gradient into .grad (scaled under fp16); returns the detached loss.
 
-        `targets` (train/distill.py) are per-row extras of the loss, for the whole batch in row order."""
-        snapshots, queries, passages = self.embed(query_chunks, passage_chunks)
-        out, query_grads, passage_grads = self.cache(queries, passages, targets)
-        self.replay(query_chunks, passage_chunks, snapshots, query_grads, passage_grads)
+        `targets` (train/distill.py) are per-row extras of the loss, for the whole batch in row order.
+        `negative_chunks` (one per micro-batch, possibly empty) are extra candidates for every query."""
+        negative_chunks = list(negative_chunks) if negative_chunks is not None else [[] for _ in query_chunks]
+        snapshots, queries, passages, negatives = self.embed(query_chunks, passage_chunks, negative_chunks)
+        out, query_grads, passage_grads, negative_grads = self.cache(queries, passages, targets, negatives)
+        self.replay(query_chunks, passage_chunks, snapshots, query_grads, passage_grads, negative_chunks,
+                    negative_grads)
         return out
 
-    def embed(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any]
-              ) -> tuple[list[RngSnapshot], list[Tensor], list[Tensor]]:
+    def embed(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any],
+              negative_chunks: Sequence[Any] | None = None
+              ) -> tuple[list[RngSnapshot], list[Tensor], list[Tensor], list[Tensor | None]]:
         """Step 1: embeddings of every micro-batch, without graphs; the RNG state before each."""
-        snapshots, queries, passages = [], [], []
+        negative_chunks = negative_chunks if negative_chunks is not None else [[] for _ in query_chunks]
+        snapshots, queries, passages, negatives = [], [], [], []
         with torch.no_grad():
-            for q_chunk, p_chunk in zip(query_chunks, passage_chunks):
+            for q_chunk, p_chunk, n_chunk in zip(query_chunks, passage_chunks, negative_chunks):
                 snapshots.append(RngSnapshot(self.precision.device))
                 with self.precision.autocast():
                     queries.append(self.embed_fn(self.model, q_chunk))
                     passages.append(self.embed_fn(self.model, p_chunk))
-        return snapshots, queries, passages
+                    negatives.append(self.embed_fn(self.model, n_chunk) if len(n_chunk) else None)
+        return snapshots, queries, passages, negatives
 
-    def cache(self, queries: list[Tensor], passages: list[Tensor],
-              targets: Any = None) -> tuple[InfoNCEOutput, list[Tensor], list[Tensor]]:
+    def cache(self, queries: list[Tensor], passages: list[Tensor], targets: Any = None,
+              negatives: list[Tensor | None] | None = None
+              ) -> tuple[InfoNCEOutput, list[Tensor], list[Tensor], list[Tensor | None]]:
         """Step 2: the loss over the whole batch and its gradient with respect to each micro-batch's embeddings."""
         q = torch.cat(queries).detach().requires_grad_()
         p = torch.cat(passages).detach().requires_grad_()
-        out = self.loss_fn(q, p) if targets is None else self.loss_fn(q, p, targets=targets)
+        present = [t for t in (negatives or []) if t is not None]
+        n = torch.cat(present).detach().requires_grad_() if present else None
+        extra = {} if targets is None else {"targets": targets}
+        out = self.loss_fn(q, p, n, **extra) if n is not None else self.loss_fn(q, p, **extra)
         self.precision.scaler.scale(out.loss).backward()
         assert q.grad is not None and p.grad is not None
         sizes = [len(chunk) for chunk in queries]
+        negative_grads: list[Tensor | None] = [None] * len(queries)
+        if n is not None:
+            assert n.grad is not None
+            parts = iter(n.grad.split([len(t) for t in present]))
+            negative_grads = [None if t is None else next(parts) for t in (negatives or [])]
         return (InfoNCEOutput(out.loss.detach(), out.accuracy), list(q.grad.split(sizes)),
-                list(p.grad.split(sizes)))
+                list(p.grad.split(sizes)), negative_grads)
 
     def replay(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any], snapshots: list[RngSnapshot],
-               query_grads: list[Tensor], passage_grads: list[Tensor]) -> None:
+               query_grads: list[Tensor], passage_grads: list[Tensor], negative_chunks: Sequence[Any] | None = None,
+               negative_grads: list[Tensor | None] | None = None) -> None:
         """Step 3: forward each micro-batch with a graph and push its cached gradient through it."""
         last = len(snapshots) - 1
+        negative_chunks = negative_chunks if negative_chunks is not None else [[] for _ in query_chunks]
+        negative_grads = negative_grads if negative_grads is not None else [None] * len(query_chunks)
         for i, (q_chunk, p_chunk) in enumerate(zip(query_chunks, passage_chunks)):
             sync = contextlib.nullcontext() if i == last else _no_sync(self.module)
             with sync:
                 with snapshots[i].replay(), self.precision.autocast():
                     q = self.embed_fn(self.module, q_chunk)
                     p = self.embed_fn(self.module, p_chunk)
+                    n = self.embed_fn(self.module, negative_chunks[i]) if negative_grads[i] is not None else None
                 surrogate = (q * query_grads[i]).sum() + (p * passage_grads[i]).sum()
+                if n is not None:
+                    surrogate = surrogate + (n * negative_grads[i]).sum()
                 surrogate.backward()
 
 
@@ -191,13 +212,14 @@ class TrainStep:
                                       self.module) if hard else None
                 out = self.loss_fn(q, p, n, **extra)
             self.precision.scaler.scale(out.loss).backward()
-        elif hard:
-            raise PolyretError("hard negatives from the training data are not yet supported with --grad-accum > 1 "
-                               "(gradient caching); use --grad-accum 1 or data without negatives")
         else:
             size = len(queries) // config.grad_accum
+            negative_ids = (encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length)
+                            if hard else [])
+            share = -(-len(negative_ids) // config.grad_accum)  # ceil: every micro-batch carries its share
             out = self.grad_cache([queries[i:i + size] for i in range(0, len(queries), size)],
-                                  [positives[i:i + size] for i in range(0, len(positives), size)], targets)
+                                  [positives[i:i + size] for i in range(0, len(positives), size)], targets,
+                                  [negative_ids[i * share:(i + 1) * share] for i in range(config.grad_accum)])
         local, accuracy = float(out.loss.detach()), float(out.accuracy)
         return (*global_mean(local, accuracy), local)
 
