@@ -108,6 +108,13 @@ def test_auto_precision_is_bf16_on_gpus_that_have_it(monkeypatch: pytest.MonkeyP
     assert resolve_mode("auto", gpu) == "no"
     assert resolve_mode("fp16", gpu) == "fp16"
     with pytest.raises(PolyretError, match="only on a GPU"):
+        resolve_mode("fp16", cpu)
+    from polyret.model import quantize
+
+    monkeypatch.setattr(quantize, "native_bfloat16", lambda: True)  # AMX / AVX512-BF16: bf16 on request
+    assert resolve_mode("bf16", cpu) == "bf16"
+    monkeypatch.setattr(quantize, "native_bfloat16", lambda: False)  # emulated: refused, it would be slower
+    with pytest.raises(PolyretError, match="no native bfloat16"):
         resolve_mode("bf16", cpu)
     # a gradient scaler for fp16 only: bf16 has float32's exponent range
     assert Precision("fp16", cpu).scaler.is_enabled()

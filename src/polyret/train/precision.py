@@ -18,11 +18,21 @@ Mode = Literal["no", "bf16", "fp16"]
 
 
 def resolve_mode(requested: str, device: torch.device) -> Mode:
-    """`auto` is bf16 on a GPU that supports it, else full precision; bf16/fp16 need a GPU."""
+    """`auto` is bf16 on a GPU that supports it, else full precision. fp16 needs a GPU; bf16 runs on a GPU or on a
+    CPU that multiplies bfloat16 in hardware (AMX / AVX512-BF16: model/quantize.native_bfloat16), where an
+    emulated bfloat16 would be slower than float32. On the CPU bf16 is opt-in (`auto` stays float32 there, so
+    earlier CPU runs reproduce)."""
     if requested == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
     if requested not in ("no", "bf16", "fp16"):
         raise PolyretError(f"--mixed-precision {requested}: use auto, no, bf16 or fp16")
+    if requested == "bf16" and device.type == "cpu":
+        from polyret.model.quantize import native_bfloat16
+
+        if not native_bfloat16():
+            raise PolyretError("--mixed-precision bf16: this CPU has no native bfloat16 (AMX or AVX512-BF16), where "
+                               "it is slower than float32; use no")
+        return "bf16"
     if requested != "no" and device.type != "cuda":
         raise PolyretError(f"--mixed-precision {requested}: only on a GPU (this run uses {device})")
     return requested  # type: ignore[return-value]
