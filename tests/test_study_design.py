@@ -82,3 +82,33 @@ def test_controlled_study_cells_draw_from_identical_group_sets(tiny_models: dict
     for needle in ("## Data composition", "## Dialect benchmark", "## Seen and unseen query languages",
                    "hybrid [controlled] (seed 0)", "gsw-BE (vs de)"):
         assert needle in report, needle
+
+
+def test_set_overrides_profile_options_by_name() -> None:
+    from polyret.cli.study import _with_settings
+    from polyret.errors import PolyretError
+    from polyret.study.profiles import PROFILES
+
+    standard = PROFILES["standard"]
+    changed = _with_settings(standard, ["train.loss=margin", "train.distill_weight=0.5", "mlqa_r=false",
+                                        "noise_eval=[]", "train.same_language_negatives=true"])
+    assert (changed.train.loss, changed.train.distill_weight, changed.mlqa_r, changed.noise_eval,
+            changed.train.same_language_negatives) == ("margin", 0.5, False, [], True)
+    assert changed.train.steps == standard.train.steps and standard.train.loss == "infonce"  # nothing else moves
+    with pytest.raises(PolyretError, match="no option 'train.los'"):
+        _with_settings(standard, ["train.los=margin"])
+    with pytest.raises(PolyretError, match="option 'train.loss'"):
+        _with_settings(standard, ["train.loss=triplet"])
+    with pytest.raises(PolyretError, match="expected KEY=VALUE"):
+        _with_settings(standard, ["train.loss"])
+
+
+def test_the_recipe_reaches_every_trained_cell(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from polyret.cli.study import _with_settings
+    from polyret.study.grid import cells_of, train_config
+    from polyret.study.profiles import PROFILES
+
+    profile = _with_settings(PROFILES["standard"], ["train.loss=margin", "train.same_language_negatives=true"])
+    configs = [train_config(c, profile, tmp_path, tmp_path / c.slug, "cpu") for c in cells_of(["m"], profile)
+               if c.trains]
+    assert configs and all(c.loss == "margin" and c.same_language_negatives for c in configs)

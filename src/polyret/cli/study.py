@@ -43,6 +43,10 @@ def run(
                                                     "repeatable: read by every trained cell"),
     dialect_sentences: Optional[int] = typer.Option(None, help="dialect benchmark: its first K held-out "
                                                     "sentences (default: the profile's)"),
+    set_option: Optional[list[str]] = typer.Option(None, "--set", help="KEY=VALUE of the profile, repeatable: "
+                                                   "train.loss=margin, train.distill_weight=1, "
+                                                   "train.same_language_negatives=true, mlqa_r=false, "
+                                                   "dialect_benchmark=false, noise_eval=[] (profiles.py names them)"),
 ) -> None:
     """The study: every (model, strategy, seed) cell trained where it trains and evaluated zero-shot on XQuAD-R
     (clean and with dialectal query noise), one report with intervals, paired tests and a plain-language answer."""
@@ -80,6 +84,7 @@ def run(
         if dialect_sentences < 1:
             raise PolyretError("--dialect-sentences must be at least 1")
         chosen = chosen.model_copy(update={"dialect_sentences": dialect_sentences})
+    chosen = _with_settings(chosen, set_option or [])
     chosen = type(chosen).model_validate(chosen.model_dump())  # the overrides pass the profile's own checks
     extras = parse_extra_benchmarks(extra_benchmark or [])
     summary = run_study(comma_list(models), chosen, data_dir or default_data_dir(),
@@ -90,6 +95,33 @@ def run(
     failed = [c["cell"] for c in summary["cells"] if c["status"] != "done"]
     if failed:
         raise PolyretError(f"{len(failed)} cell(s) failed: {', '.join(failed)} (see their error.txt)")
+
+
+def _with_settings(profile: Any, settings: list[str]) -> Any:
+    """The profile with each KEY=VALUE of --set applied (VALUE read as YAML: numbers, true/false, lists), checked
+    by the profile's own model so a typo names the key."""
+    import yaml
+    from pydantic import ValidationError
+
+    data = profile.model_dump()
+    for setting in settings:
+        key, sep, raw = setting.partition("=")
+        if not sep or not key:
+            raise PolyretError(f"--set {setting!r}: expected KEY=VALUE, e.g. train.loss=margin")
+        *parents, leaf = key.split(".")
+        target = data
+        for part in parents:
+            if not isinstance(target.get(part), dict):
+                raise PolyretError(f"--set {setting!r}: the profile has no section {part!r}")
+            target = target[part]
+        if leaf not in target:
+            raise PolyretError(f"--set {setting!r}: the profile has no option {key!r}")
+        target[leaf] = yaml.safe_load(raw)
+    try:
+        return type(profile).model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise PolyretError(f"--set: option {'.'.join(str(x) for x in first['loc'])!r}: {first['msg']}") from None
 
 
 def _with_noise(profile: Any, option: str, field: str, value: list[str]) -> Any:

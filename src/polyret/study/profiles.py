@@ -44,6 +44,13 @@ class TrainBudget(BaseModel):
     freeze_embeddings: bool = True
     checkpoint_every: int = Field(20, ge=1)
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
+    # the recipe: the same for every trained strategy of a profile (train/config.py names each option)
+    loss: Literal["infonce", "margin"] = "infonce"
+    margin: float = Field(0.3, ge=0, lt=2)
+    distill_weight: float = Field(0.0, ge=0)
+    same_language_negatives: bool = False
+    grad_accum: int = Field(1, ge=1)
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
 
 
 class DevEval(BaseModel):

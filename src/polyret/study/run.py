@@ -41,9 +41,10 @@ def parse_extra_benchmarks(specs: list[str]) -> dict[str, Path]:
     return name_path_pairs("--extra-benchmark", specs, check_name=directory_name)
 
 
-def cell_parts(cell_dir: Path, extras: dict[str, Path]) -> dict[str, Path]:
-    """part name -> its results directory: 'clean', 'noised', and 'extra/NAME' per extra benchmark."""
-    parts = {"clean": cell_dir, NOISED: cell_dir / NOISED}
+def cell_parts(cell_dir: Path, extras: dict[str, Path], noised: bool = True) -> dict[str, Path]:
+    """part name -> its results directory: 'clean', 'noised' (unless the profile's noise_eval is empty), and
+    'extra/NAME' per extra benchmark."""
+    parts = {"clean": cell_dir, **({NOISED: cell_dir / NOISED} if noised else {})}
     parts.update({f"{EXTRA}/{name}": cell_dir / EXTRA / name for name in extras})
     return parts
 
@@ -74,7 +75,7 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
         extras[MLQA_R] = load_mlqa_r(data_dir, None, profile.mlqa_r_articles)
         extras_paths = {**extras_paths, MLQA_R: data_dir / MLQA_R}
     if (output / "report.md").exists() and not overwrite and all(
-            _finished(output / "cells" / c.slug, extras_paths) for c in cells):
+            _finished(output / "cells" / c.slug, extras_paths, bool(profile.noise_eval)) for c in cells):
         raise PolyretError(f"{output}: already holds a finished study; pass --overwrite to redo it")
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "profile.yaml", yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False))
@@ -91,8 +92,8 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     return summary
 
 
-def _finished(cell_dir: Path, extras: dict[str, Path]) -> bool:
-    return all((path / "results.json").exists() for path in cell_parts(cell_dir, extras).values())
+def _finished(cell_dir: Path, extras: dict[str, Path], noised: bool = True) -> bool:
+    return all((path / "results.json").exists() for path in cell_parts(cell_dir, extras, noised).values())
 
 
 def _leakage_once(cells: list[Cell], profile: Profile, data_dir: Path, output: Path,
@@ -129,7 +130,7 @@ def _run_cell(cell: Cell, profile: Profile, data_dir: Path, output: Path, overwr
               bench: Any, extras: dict[str, Any], base: EvaluateConfig, batch_size: int, device: str,
               leakage: dict[str, Any] | None) -> dict[str, Any]:
     cell_dir = output / "cells" / cell.slug
-    parts = cell_parts(cell_dir, {name: Path() for name in extras})
+    parts = cell_parts(cell_dir, {name: Path() for name in extras}, bool(profile.noise_eval))
     todo = {name: path for name, path in parts.items() if overwrite or not (path / "results.json").exists()}
     if not todo:
         console.print(f"[dim]cell {cell.slug}: finished earlier, kept[/]")
