@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 import pytest
-from conftest import find_data_dir
+from conftest import find_data_dir, missing_data
 
 from polyret.noise import noise_text
 
@@ -43,7 +43,7 @@ def xquad_questions(language: str) -> tuple[str, ...]:
     """Every question of xquad-r/<language>.json (skips the test when the shared data is absent)."""
     path = DATA / "xquad-r" / f"{language}.json" if DATA is not None else None
     if path is None or not path.is_file():
-        pytest.skip(f"shared data not found: xquad-r/{language}.json")
+        missing_data(f"xquad-r/{language}.json")
     data = json.loads(path.read_text(encoding="utf-8"))
     return tuple(qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"])
 
@@ -57,7 +57,7 @@ def changed_share(language: str, dialect: str, texts: tuple[str, ...], rate: flo
 def realism_records(language: str) -> dict[str, Any]:
     """dialect ("de-gsw") -> realism record for `language` (skips the test when dev/tatoeba is absent)."""
     if DATA is None or not (DATA / "dev" / "tatoeba").is_dir():
-        pytest.skip("dev/tatoeba not found")
+        missing_data("dev/tatoeba")
     from polyret.noise.realism import realism
 
     return {record.dialect: record for record in realism(DATA, languages=[language])}

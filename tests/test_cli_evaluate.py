@@ -14,29 +14,11 @@ from polyret.cli import app
 from polyret.data.generic import load_generic
 from polyret.evaluate.config import SAVED_CONFIG, load_config, read_saved_config
 from polyret.model.encoder import Encoder, EncoderOptions
-from test_generic_reader import write_generic
 
 runner = CliRunner()
 
-SENTENCES = {
-    "en": ["Paris is the capital of France.", "The dog sleeps all day.", "Water boils at one hundred degrees.",
-           "The fox jumps over the fence."],
-    "de": ["Paris ist die Hauptstadt Frankreichs.", "Der Hund schläft den ganzen Tag.",
-           "Wasser kocht bei hundert Grad.", "Der Fuchs springt über den Zaun."],
-    "es": ["París es la capital de Francia.", "El perro duerme todo el día.", "El agua hierve a cien grados.",
-           "El zorro salta la valla."],
-}
-QUESTIONS = {"en": ["What is the capital of France?", "Who sleeps all day?", "When does water boil?"],
-             "de": ["Was ist die Hauptstadt Frankreichs?", "Wer schläft den ganzen Tag?", "Wann kocht Wasser?"],
-             "es": ["¿Cuál es la capital de Francia?", "¿Quién duerme todo el día?", "¿Cuándo hierve el agua?"]}
 
 
-@pytest.fixture()
-def parallel_bench(tmp_path: Path) -> Path:
-    corpus = [{"id": f"{lang}{i}", "text": t, "lang": lang} for lang, ts in SENTENCES.items() for i, t in enumerate(ts)]
-    queries = [{"id": f"q{lang}{i}", "text": t, "lang": lang} for lang, ts in QUESTIONS.items() for i, t in enumerate(ts)]
-    qrels = [f"q{ql}{i} 0 {cl}{i} 1" for ql in QUESTIONS for i in range(3) for cl in SENTENCES]
-    return write_generic(tmp_path / "bench", corpus, queries, qrels)
 
 
 def brute_force(q: np.ndarray, c: np.ndarray, q_lang: list[str], c_lang: list[str], rel: list[set[int]]) -> dict:
@@ -97,7 +79,7 @@ def test_evaluate_matches_brute_force(tiny_models: dict[str, Path], parallel_ben
 
 @pytest.mark.parametrize(("extra", "message"), [
     (["--languages", "xx"], "unknown language code 'xx'"),
-    (["--articles", "3"], "--articles applies to XQuAD-R only"),
+    (["--articles", "3"], "--articles applies to the named benchmarks only"),
     (["--pooling", "max"], "unknown pooling 'max'"),
 ])
 def test_bad_options_exit_2_without_output(tiny_models: dict[str, Path], parallel_bench: Path, tmp_path: Path,

@@ -9,14 +9,9 @@ import pytest
 
 from polyret.data.generic import load_generic
 from polyret.errors import PolyretError
+from builders import write_generic
 
 
-def write_generic(root: Path, corpus: list[dict], queries: list[dict], qrels: list[str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "corpus.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus))
-    (root / "queries.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in queries))
-    (root / "qrels.tsv").write_text("".join(line + "\n" for line in qrels))
-    return root
 
 
 CORPUS = [{"id": "d1", "text": "Paris is the capital of France.", "lang": "en", "title": "kept"},

@@ -16,7 +16,7 @@ from polyret.model.encoder import Encoder, EncoderOptions, pick_device
 from polyret.train.loss import InfoNCELoss
 from polyret.train.precision import Precision, resolve_mode
 from polyret.train.step import RngSnapshot
-from test_train_step import batch, grads, make_step
+from builders import batch, grads, make_step
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
@@ -111,7 +111,7 @@ def test_bf16_training_run_with_gradient_cache(tiny_models: dict[str, Path], dat
 
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_two_ranks_take_two_gpus(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
-    from test_train import base_args, rank_records, torchrun
+    from builders import base_args, rank_records, torchrun
 
     done = torchrun(base_args(tiny_models["bert"], data_dir, tmp_path / "nccl", 3) + ["--device", "auto"],
                     record_dir=tmp_path / "records")

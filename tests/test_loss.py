@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from polyret.train.loss import InfoNCELoss
+from builders import free_port
 
 WORKER = Path(__file__).with_name("dist_loss_worker.py")
 
@@ -88,10 +88,6 @@ def test_rejects_bad_inputs() -> None:
         InfoNCELoss()(torch.zeros(2, 3), torch.zeros(2, 3), torch.zeros(4, 2))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.skipif(

@@ -20,6 +20,7 @@ from polyret.evaluate.metrics import (
     write_trec_run,
 )
 from polyret.evaluate.search import exact_search
+from builders import random_run  # noqa: F401 (shared builders)
 
 # The hand-worked pool of test_search.py: queries are e0, e1, e2, so score(q_i, c) = HAND_CANDS[c, i].
 # Scores in sixteenths; candidates 0-2 en, 3-5 de; queries q0, q1 en, q2 de.
@@ -92,21 +93,6 @@ def test_to_dict_is_strict_json():
     assert "per_query" not in m.to_dict()
 
 
-def random_run(seed: int, nq: int = 60, nc: int = 120, n_langs: int = 3, d: int = 12):
-    """Continuous random scores (no ties); 0-4 relevant per candidate language, at least one per query."""
-    rng = np.random.default_rng(seed)
-    q = rng.standard_normal((nq, d)).astype(np.float32)
-    c = rng.standard_normal((nc, d)).astype(np.float32)
-    q /= np.linalg.norm(q, axis=1, keepdims=True)
-    cand_lang = rng.integers(0, n_langs, nc)
-    query_lang = rng.integers(0, n_langs, nq)
-    relevant = []
-    for _ in range(nq):
-        rel = np.concatenate([rng.choice(np.flatnonzero(cand_lang == lang), rng.integers(0, 5), replace=False)
-                              for lang in range(n_langs)])  # fmt: skip
-        relevant.append(rel if len(rel) else rng.integers(0, nc, 1))
-    scores = q.astype(np.float64) @ c.astype(np.float64).T
-    return q, c, relevant, cand_lang, query_lang, scores
 
 
 def trec_dicts(scores, relevant, rows, cols):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
-from conftest import find_data_dir
+
 from typer.testing import CliRunner
 
 from polyret.cli import app
@@ -98,10 +99,8 @@ def test_preview_errors_are_one_line_with_choices(args: list[str], says: str) ->
         assert ", ".join(available()) in result.output
 
 
-@pytest.mark.skipif(find_data_dir() is None or not (find_data_dir() / "dev" / "tatoeba").is_dir(),  # type: ignore[operator]
-                    reason="dev/tatoeba not found")
-def test_realism_json_records() -> None:
-    result = runner.invoke(app, ["noise", "realism", "--data-dir", str(find_data_dir()), "--json"])
+def test_realism_json_records(data_dir: Path) -> None:
+    result = runner.invoke(app, ["noise", "realism", "--data-dir", str(data_dir), "--json"])
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)
     assert records
@@ -118,11 +117,8 @@ def test_realism_errors(tmp_path) -> None:  # noqa: ANN001
     assert result.exit_code == 2 and "unknown language 'xx'" in result.output
 
 
-@pytest.mark.skipif(find_data_dir() is None or not (find_data_dir() / "dev" / "ntrex-variants").is_dir()  # type: ignore[operator]
-                    or not (find_data_dir() / "dev" / "tatoeba").is_dir(),  # type: ignore[operator]
-                    reason="dev/ntrex-variants or dev/tatoeba not found")
-def test_realism_reports_both_checks() -> None:
-    data = str(find_data_dir())
+def test_realism_reports_both_checks(data_dir: Path) -> None:
+    data = str(data_dir)
     result = runner.invoke(app, ["noise", "realism", "--data-dir", data, "--languages", "de,zh", "--json"])
     assert result.exit_code == 0, result.output
     records = json.loads(result.output)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import find_data_dir
 
 from polyret.errors import PolyretError
 from polyret.noise import tables
@@ -264,24 +263,18 @@ def test_deterministic_across_calls_and_processes() -> None:
     assert json.loads(out.stdout) == here
 
 
-def xquad_questions(lang: str, n: int) -> list[str]:
-    root = find_data_dir()
-    assert root is not None
+def xquad_questions(root: Path, lang: str, n: int) -> list[str]:
     data = json.loads((root / "xquad-r" / f"{lang}.json").read_text(encoding="utf-8"))
     return [qa["question"] for art in data["data"] for par in art["paragraphs"] for qa in par["qas"]][:n]
 
 
-def _languages_with_questions() -> list[str]:
-    root = find_data_dir()
-    if root is None:
-        return []
+def _languages_with_questions(root: Path) -> list[str]:
     return [lang for lang in tables.available() if (root / "xquad-r" / f"{lang}.json").is_file()]
 
 
-@pytest.mark.skipif(find_data_dir() is None, reason="shared data not found")
-def test_seeds_differ_on_a_corpus() -> None:
-    for lang in _languages_with_questions():
-        questions = xquad_questions(lang, 50)
+def test_seeds_differ_on_a_corpus(data_dir: Path) -> None:
+    for lang in _languages_with_questions(data_dir):
+        questions = xquad_questions(data_dir, lang, 50)
         dialect = tables.available()[lang][0]
         a = [noise_text(q, lang, dialect, 0.3, 0).text for q in questions]
         b = [noise_text(q, lang, dialect, 0.3, 1).text for q in questions]
@@ -297,12 +290,11 @@ def changed_share(texts: list[str], noised: list[str]) -> float:
     return 1.0 - matched / total
 
 
-@pytest.mark.skipif(find_data_dir() is None, reason="shared data not found")
-def test_rate_monotone_on_average() -> None:
-    langs = _languages_with_questions()
+def test_rate_monotone_on_average(data_dir: Path) -> None:
+    langs = _languages_with_questions(data_dir)
     assert len(langs) >= 3
     for lang in langs:
-        questions = xquad_questions(lang, 200)
+        questions = xquad_questions(data_dir, lang, 200)
         for dialect in (tables.available()[lang][0], "typos"):
             shares = [changed_share(questions, [noise_text(q, lang, dialect, rate, 3).text for q in questions])
                       for rate in (0.1, 0.3, 0.6, 1.0)]

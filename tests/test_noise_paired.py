@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import find_data_dir
 
 from polyret.errors import PolyretError
 from polyret.noise import noise_text
@@ -94,10 +93,8 @@ def test_paired_realism_errors(tmp_path: Path) -> None:
         paired_realism(tmp_path, languages=["de"])
 
 
-@pytest.mark.skipif(find_data_dir() is None or not (find_data_dir() / "dev" / "ntrex-variants").is_dir(),  # type: ignore[operator]
-                    reason="dev/ntrex-variants not found")
-def test_real_variants() -> None:
-    records = {(r.dialect, r.variant): r for r in paired_realism(find_data_dir())}  # type: ignore[arg-type]
+def test_real_variants(data_dir: Path) -> None:
+    records = {(r.dialect, r.variant): r for r in paired_realism(data_dir)}
     assert set(records) == {("de-gsw", "gsw-BE"), ("de-gsw", "gsw-ZH"), ("es-latam", "spa-MX"), ("zh-tw", "zho-TW")}
     for key in [("de-gsw", "gsw-BE"), ("de-gsw", "gsw-ZH"), ("zh-tw", "zho-TW")]:
         r = records[key]

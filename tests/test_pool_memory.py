@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from polyret.errors import PolyretError
 from typer.testing import CliRunner
 
 from polyret.cli import app
@@ -27,14 +29,14 @@ def test_memmapped_output_equals_a_plain_encode_fresh_and_cached(tiny_models: di
         got = enc.encode(TEXTS, "passage", out=out)
         assert got is out
         np.testing.assert_array_equal(np.asarray(got), plain)
-    with pytest.raises(Exception, match="expected"):
+    with pytest.raises(PolyretError, match="expected"):
         enc.encode(TEXTS, "passage", out=np.zeros((2, enc.dim), dtype=np.float32))
 
 
 def test_cli_with_memmapped_pools_gives_the_same_result(tiny_models: dict[str, Path], tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from test_cli_evaluate import QUESTIONS, SENTENCES
-    from test_generic_reader import write_generic
+    from builders import QUESTIONS, SENTENCES
+    from builders import write_generic
 
     corpus = [{"id": f"{lang}{i}", "text": t, "lang": lang} for lang, ts in SENTENCES.items() for i, t in enumerate(ts)]
     queries = [{"id": f"q{lang}{i}", "text": t, "lang": lang} for lang, ts in QUESTIONS.items() for i, t in enumerate(ts)]

@@ -33,8 +33,8 @@ def test_cli_names_the_dtype(tiny_models: dict[str, Path], tmp_path: Path) -> No
     from typer.testing import CliRunner
 
     from polyret.cli import app
-    from test_cli_evaluate import QUESTIONS, SENTENCES
-    from test_generic_reader import write_generic
+    from builders import QUESTIONS, SENTENCES
+    from builders import write_generic
 
     corpus = [{"id": f"{lang}{i}", "text": t, "lang": lang} for lang, ts in SENTENCES.items() for i, t in enumerate(ts)]
     queries = [{"id": f"q{lang}{i}", "text": t, "lang": lang} for lang, ts in QUESTIONS.items() for i, t in enumerate(ts)]

@@ -5,7 +5,6 @@ Each case is met where a user meets it: the `polyret` command line, exit status 
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import stat
@@ -21,9 +20,9 @@ from polyret.errors import PolyretError
 from polyret.evaluate.embedding_cache import EmbeddingCache, text_key
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.ownership import MARKER
-from test_cli_evaluate import QUESTIONS, SENTENCES
-from test_generic_reader import write_generic
-from test_train import base_args, cli, losses
+from builders import QUESTIONS, SENTENCES
+from builders import write_generic
+from builders import base_args, cli, losses
 
 
 def one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> str:

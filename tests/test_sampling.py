@@ -3,6 +3,7 @@ proportions, and clear failures for data a strategy cannot use. Synthetic groups
 
 from __future__ import annotations
 
+from pathlib import Path
 import json
 import math
 from collections import Counter

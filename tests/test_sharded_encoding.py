@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from test_cli_evaluate import QUESTIONS, SENTENCES
-from test_generic_reader import write_generic
-from test_loss import free_port
+from builders import QUESTIONS, SENTENCES
+from builders import write_generic
+from builders import free_port
 
 
 def cached_vectors(cache_dir: Path) -> dict[bytes, bytes]:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from polyret.errors import PolyretError
 from typer.testing import CliRunner
 
 from polyret.cli import app
@@ -14,7 +16,7 @@ from polyret.study.grid import Cell, cells_of, split_strategy, train_config
 from polyret.study.profiles import PROFILES
 from polyret.study.run import parse_extra_benchmarks
 
-from test_generic_reader import write_generic
+from builders import write_generic
 
 runner = CliRunner()
 STRATEGIES = ["zero_shot", "zero_shot+center", "zero_shot+subspace", "x_x_mono", "x_y", "hybrid", "hybrid+noise",
@@ -127,8 +129,9 @@ def test_grid_shares_one_training_per_base_strategy_and_seed(tmp_path: Path) -> 
 
 def test_extra_benchmark_specs() -> None:
     assert parse_extra_benchmarks(["a=/x", "b-2=rel/dir"]) == {"a": Path("/x"), "b-2": Path("rel/dir")}
-    for bad in (["=x"], ["a="], ["a b=x"], ["a=x", "a=y"]):
-        with pytest.raises(Exception):
+    for bad, message in ((["=x"], "NAME=DIR"), (["a="], "NAME=DIR"), (["a b=x"], "letters, digits"),
+                         (["a=x", "a=y"], "twice")):
+        with pytest.raises(PolyretError, match=message):
             parse_extra_benchmarks(bad)
 
 

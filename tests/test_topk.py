@@ -13,7 +13,7 @@ from polyret.cli import app
 from polyret.evaluate.metrics import cross_check, compute_metrics
 from polyret.evaluate.search import exact_search
 from polyret.evaluate.topk import faiss_topk, topk_measures
-from test_metrics import random_run
+from builders import random_run
 
 
 def test_flat_index_matches_exact_search_and_ir_measures() -> None:
@@ -43,8 +43,8 @@ def test_hnsw_is_approximate_and_says_so() -> None:
 
 
 def test_cli_faiss_search_names_the_index(tiny_models: dict[str, Path], tmp_path: Path) -> None:
-    from test_cli_evaluate import QUESTIONS, SENTENCES
-    from test_generic_reader import write_generic
+    from builders import QUESTIONS, SENTENCES
+    from builders import write_generic
 
     corpus = [{"id": f"{lang}{i}", "text": t, "lang": lang} for lang, ts in SENTENCES.items() for i, t in enumerate(ts)]
     queries = [{"id": f"q{lang}{i}", "text": t, "lang": lang} for lang, ts in QUESTIONS.items() for i, t in enumerate(ts)]

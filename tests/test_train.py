@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +12,14 @@ from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.train.config import load_config
 from polyret.train.loop import train
-
-REPO = Path(__file__).resolve().parents[1]
-LAUNCHER = Path(__file__).with_name("train_launcher.py")  # runs polyret with test hooks (kill -9 at a step, records)
+from builders import base_args, cli, losses, rank_records, torchrun
 
 
-def base_args(model: Path, data_dir: Path, output: Path, steps: int) -> list[str]:
-    return ["train", "--model", str(model), "--strategy", "hybrid", "--alpha", "0.5", "--steps", str(steps),
-            "--batch-size", "4", "--data-dir", str(data_dir), "--sources", "arcd,mkqa", "--languages", "ar,en,es",
-            "--output", str(output), "--checkpoint-every", "2", "--lr", "1e-3", "--no-check-leakage",
-            "--no-freeze-embeddings", "--query-max-length", "24", "--passage-max-length", "32"]
 
 
-def cli(args: list[str], kill_at_step: int | None = None) -> subprocess.CompletedProcess[str]:
-    launch = [str(LAUNCHER), "--kill-at-step", str(kill_at_step), "--"] if kill_at_step else ["-m", "polyret"]
-    return subprocess.run([sys.executable, *launch, *args], capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
-def losses(output: Path) -> list[tuple[int, float]]:
-    return [(r["step"], r["loss"]) for r in map(json.loads, (output / "log.jsonl").read_text().splitlines())]
+
 
 
 def test_resume_after_sigkill_reproduces_the_uninterrupted_losses(tiny_models: dict[str, Path], data_dir: Path,
@@ -108,24 +94,8 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         load_config(bad, {})
 
 
-def torchrun(args: list[str], ranks: int = 2, **hooks: object) -> subprocess.CompletedProcess[str]:
-    """`torchrun --nproc_per_node ranks` of polyret on the CPU (gloo), through the test launcher's hooks."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    options = [str(x) for key, value in hooks.items() for x in (f"--{key.replace('_', '-')}", value)]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(ranks), "--master_addr",
-           "127.0.0.1", "--master_port", str(port), str(LAUNCHER), *options, "--", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=REPO,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-def rank_records(directory: Path, ranks: int = 2) -> list[dict[int, dict]]:
-    """Per rank, its records by step (a step redone after a resume: the later record)."""
-    return [{r["step"]: r for r in map(json.loads, (directory / f"rank-{rank}.jsonl").read_text().splitlines())}
-            for rank in range(ranks)]
 
 
 def test_data_parallel_training_with_torchrun(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:

@@ -13,39 +13,18 @@ import torch.nn.functional as F
 
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions, pick_device
-from polyret.sampling import Batch
 from polyret.train.config import TrainConfig
 from polyret.train.loss import InfoNCELoss
 from polyret.train.precision import Precision, resolve_mode
 from polyret.train.step import RngSnapshot, TrainStep
-
-QUERIES = ["where is the capital of france", "how many points did the team score", "der schnelle braune fuchs",
-           "el rápido zorro marrón", "the quick brown fox", "быстрая коричневая лиса", "what is the final game",
-           "who jumps over the lazy dog"]
-PASSAGES = ["paris is the capital", "the team scored in the final game", "springt über den faulen hund",
-            "salta sobre el perro perezoso", "jumps over the lazy dog", "прыгает через ленивую собаку",
-            "the final game of the season", "the fox jumps over the dog"]
+from builders import PASSAGES, QUERIES, batch, grads, make_step
 
 
-def batch(step: int = 1) -> Batch:
-    n = len(QUERIES)
-    return Batch(step=step, kind="mono", language_pair=("en", "en"), query_langs=["en"] * n,
-                 positive_langs=["en"] * n, group_ids=[f"g{i}" for i in range(n)], queries=QUERIES,
-                 positives=PASSAGES)
 
 
-def make_step(model_dir: Path, precision: Precision | None = None, **options: object) -> TrainStep:
-    encoder = Encoder(EncoderOptions(model=str(model_dir), device="cpu"))
-    config = TrainConfig(model=str(model_dir), query_max_length=16, passage_max_length=16, **options)
-    params = [p for p in encoder.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-3)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    precision = precision or Precision("no", torch.device("cpu"))
-    return TrainStep(encoder, encoder.model, InfoNCELoss(0.05), optimizer, scheduler, config, precision)
 
 
-def grads(step: TrainStep) -> dict[str, torch.Tensor]:
-    return {name: p.grad.clone() for name, p in step.encoder.model.named_parameters() if p.grad is not None}
+
 
 
 # ------------------------------------------------------------------------------------------ device per rank

@@ -19,6 +19,7 @@ from polyret.data.sentences import covering_span, sentence_spans, split_sentence
 from polyret.data.sources import expected_sha256
 from polyret.data.training import OVERLAP_DROPPED, SOURCES, TrainingData, load_training_groups
 from polyret.errors import PolyretError
+from builders import _squad, load_shared, write_training_root  # noqa: F401 (shared builders)
 
 NATIVE = {"arcd": "ar", "tquad": "tr", "cmrc2018": "zh", "iapp-wiki-qa-thai": "th"}
 
@@ -74,10 +75,6 @@ def test_spans_index_the_original_text_and_cover_an_answer() -> None:
 # ------------------------------------------------------------------------------------------ real data
 
 
-@lru_cache(maxsize=1)
-def load_shared(data_dir: Path) -> TrainingData:
-    """Every source, groups sharing an answer sentence kept (one group per distinct question); read once."""
-    return load_training_groups(data_dir, distinct_passages=False)
 
 
 @pytest.fixture()
@@ -224,31 +221,8 @@ def test_stats_command_prints_tables_and_json(data_dir: Path) -> None:
 # -------------------------------------------------------------------------------------- malformed input
 
 
-def _squad(context: str, start: int, question: str = "Soru?") -> dict[str, Any]:
-    qa = {"id": "1", "question": question, "answers": [{"text": context[start:start + 3], "answer_start": start}]}
-    return {"data": [{"title": "T", "paragraphs": [{"context": context, "qas": [qa]}]}]}
 
 
-def write_training_root(root: Path) -> Path:
-    """A minimal data root with every training source in its published format."""
-    train = root / "train"
-    for folder in ("arcd", "tquad", "cmrc2018", "iapp-wiki-qa-thai", "mkqa/dev", "mkqa/test-questions", "mintaka"):
-        (train / folder).mkdir(parents=True, exist_ok=True)
-    (train / "arcd" / "arcd.json").write_text(json.dumps(_squad("جملة أولى. جملة ثانية هنا.", 11, "ما؟")))
-    (train / "tquad" / "a.json").write_text(json.dumps(_squad("Bir cümle. İkinci cümle burada.", 11)))
-    for name in ("cmrc2018_dev.json", "cmrc2018_trial.json"):
-        (train / "cmrc2018" / name).write_text(json.dumps(_squad("第一句。第二句话。", 4, f"{name}？")))
-    for number, split in enumerate(("train", "valid", "test")):
-        record = {"question_id": f"{split}_1", "question": f"คำถาม {split}", "context": f"ประโยคที่ {number}",
-                  "answers": {"text": ["ประโยค"], "answer_start": [0]}}
-        (train / "iapp-wiki-qa-thai" / f"{split}.jsonl").write_text(json.dumps(record) + "\n")
-    for part, qid in (("dev", "11"), ("test-questions", "-12")):
-        for code, text in (("en", "who is it"), ("ar", "من هو"), ("zh_cn", "他是谁")):
-            line = {"id": f"{qid}_{code}", "lang": code, "question": f"{text} {part}", "answers": []}
-            (train / "mkqa" / part / f"mkqa-{code}.jsonl").write_text(json.dumps(line) + "\n")
-    mintaka = [{"id": "m1", "question": "Who?", "translations": {"de": "Wer?", "fr": "Qui ?"}}]
-    (train / "mintaka" / "mintaka_dev.json").write_text(json.dumps(mintaka))
-    return root
 
 
 def test_minimal_root_reads(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from polyret.cli import app
 from polyret.errors import PolyretError
 from polyret.evaluate.transforms import (LanguageMeans, TransformSpec, apply_transform, parse_transform,
                                          tatoeba_texts)
-from test_cli_evaluate import SENTENCES, parallel_bench  # noqa: F401 (fixture)
+from builders import SENTENCES
 
 runner = CliRunner()
 LANGS = ["de", "en", "es"]
