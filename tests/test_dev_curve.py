@@ -114,7 +114,7 @@ def _state(encoder: Any, output: Path, steps: int, start: int = 0, main: bool = 
 def test_dev_eval_hook_in_a_stand_in_training_loop(encoder: Any, data_dir: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
-    from polyret.evaluate.dev_curve import DevEvalHook
+    from polyret.train.dev_hook import DevEvalHook
 
     dev = load_dev_set(data_dir, DevSetConfig(languages=["ar", "ru", "vi"], per_language=6))
     out = tmp_path / "run"
@@ -159,7 +159,7 @@ def test_dev_eval_hook_in_a_stand_in_training_loop(encoder: Any, data_dir: Path,
 
 def test_the_hook_in_the_real_trainer(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
     """The same losses with and without the hook."""
-    from polyret.evaluate.dev_curve import DevEvalHook
+    from polyret.train.dev_hook import DevEvalHook
     from polyret.train.config import TrainConfig
     from polyret.train.loop import train
 

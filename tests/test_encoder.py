@@ -55,12 +55,12 @@ def test_cache_encodes_each_text_once(tiny_models: dict[str, Path], tmp_path: Pa
     opts = EncoderOptions(model=str(tiny_models["xlm-roberta"]), cache_dir=tmp_path, query_prefix="query: ")
     enc = Encoder(opts)
     seen: list[int] = []
-    original = enc._forward
-    monkeypatch.setattr(enc, "_forward", lambda batch: seen.append(len(batch)) or original(batch))
+    original = enc.forward_ids
+    monkeypatch.setattr(enc, "forward_ids", lambda batch: seen.append(len(batch)) or original(batch))
     first = enc.encode(TEXTS + TEXTS, "query")
     assert sum(seen) == len(set(TEXTS))  # duplicates encoded once
     again = Encoder(opts)
-    monkeypatch.setattr(again, "_forward", lambda batch: pytest.fail("cache miss on a re-run"))
+    monkeypatch.setattr(again, "forward_ids", lambda batch: pytest.fail("cache miss on a re-run"))
     np.testing.assert_array_equal(again.encode(TEXTS + TEXTS, "query"), first)
     assert again.count_missing(TEXTS, "query") == 0 and again.count_missing(TEXTS, "passage") == len(set(TEXTS))
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from polyret.errors import PolyretError
-from polyret.evaluate.embedding_cache import EmbeddingCache, text_key
+from polyret.model.embedding_cache import EmbeddingCache, text_key
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.ownership import MARKER
 from builders import QUESTIONS, SENTENCES

@@ -97,8 +97,7 @@ def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     noise_plan(cfg)
     bench = load_benchmark(cfg)  # all input errors surface before any output is touched
     prepare_output(output, overwrite)
-    encoder = Encoder(cfg.encoder_options())
-    encoder.sharding = sharding
+    encoder = Encoder(cfg.encoder_options(), sharding=sharding)
     ranks = "" if sharding is None else f", sharded over {sharding.world} {sharding.backend} ranks"
     console.print(f"[bold]{bench.name}[/]: {len(bench.queries)} queries, {len(bench.candidates)} candidates, "
                   f"languages {','.join(bench.languages)}; model {cfg.model} on {encoder.device}{ranks}")

@@ -49,7 +49,7 @@ class Sharding:
                 return
             mine = None
             if self.rank < len(round_):
-                mine = (round_[self.rank][0], encoder._forward(round_[self.rank][1]))
+                mine = (round_[self.rank][0], encoder.forward_ids(round_[self.rank][1]))
                 self.texts_here += len(mine[0])
             gathered: list[tuple[list[int], np.ndarray] | None] = [None] * self.world
             dist.all_gather_object(gathered, mine)

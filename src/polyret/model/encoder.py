@@ -11,13 +11,13 @@ import json
 import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, Iterator, Literal, Protocol, Sequence
 
 import numpy as np
 import torch
 
 from polyret.errors import PolyretError
-from polyret.evaluate.embedding_cache import EmbeddingCache
+from polyret.model.embedding_cache import EmbeddingCache
 from polyret.model.loading import (
     DEFAULT_MODEL,
     ModelSettings,
@@ -36,8 +36,19 @@ Progress = Callable[[int], None]
 WINDOW = 16384
 """Texts tokenised and length-sorted together (see Encoder.batch_plan)."""
 
-if TYPE_CHECKING:
-    from polyret.evaluate.sharding import Sharding
+
+
+class Sharding(Protocol):
+    """What the encoder needs of a sharded encoding (evaluate/sharding.py under torchrun), injected at
+    construction so model/ depends on nothing in evaluate/."""
+
+    world: int
+    texts_here: int
+
+    def announce(self, inputs: list[str]) -> None: ...
+
+    def run(self, encoder: "Encoder", batches: Iterator[tuple[list[int], list[list[int]]]]
+            ) -> Iterator[tuple[list[int], np.ndarray]]: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ def pick_device(device: str, local_rank: int | None = None) -> torch.device:
 class Encoder:
     """Loads the model once; `encode` maps texts to unit vectors (numpy float32)."""
 
-    def __init__(self, options: EncoderOptions) -> None:
+    def __init__(self, options: EncoderOptions, sharding: Sharding | None = None) -> None:
         from transformers import AutoConfig, AutoModel
         from transformers.utils import logging as hf_logging
 
@@ -148,7 +159,7 @@ class Encoder:
             }
         )
         self._cache: EmbeddingCache | None = None
-        self.sharding: Sharding | None = None  # set by polyret.evaluate.sharding under torchrun
+        self.sharding = sharding  # rank 0 of a sharded evaluation (evaluate/sharding.py), else None
 
     def _load_tokenizer(self, model_dir: Path | str) -> None:
         if self.settings.engine_tokenizer:
@@ -226,7 +237,8 @@ class Encoder:
         return torch.nn.functional.normalize(pooled, dim=-1)
 
     @torch.inference_mode()
-    def _forward(self, batch: list[list[int]]) -> np.ndarray:
+    def forward_ids(self, batch: list[list[int]]) -> np.ndarray:
+        """Unit vectors (numpy float32) of one batch of token-id lists, without gradients."""
         return self.embed_ids(batch).cpu().numpy().astype(np.float32)
 
     def batch_plan(self, inputs: Sequence[str]) -> Iterator[tuple[list[int], list[list[int]]]]:
@@ -264,7 +276,7 @@ class Encoder:
             self.sharding.announce(list(inputs))
             results: Iterator[tuple[list[int], np.ndarray]] = self.sharding.run(self, batches)
         else:
-            results = ((chosen, self._forward(ids)) for chosen, ids in batches)
+            results = ((chosen, self.forward_ids(ids)) for chosen, ids in batches)
         for chosen, vectors in results:
             out[target[chosen]] = vectors
             if sink is not None:

@@ -193,7 +193,7 @@ def _trained_model(cell: Cell, profile: Profile, data_dir: Path, output: Path, o
     resume = out.exists() and bool(list_checkpoints(out)) and not overwrite
     console.print(f"training {cell.base} (seed {cell.seed}, {config.steps} steps of {config.batch_size} pairs)"
                   + (" [resuming]" if resume else ""))
-    from polyret.evaluate.dev_curve import dev_hook_for
+    from polyret.train.dev_hook import dev_hook_for
 
     hooks = [dev_hook_for(profile.dev, data_dir)] if profile.dev is not None else []
     train(config, resume=resume, overwrite=not resume, console=console, hooks=hooks)

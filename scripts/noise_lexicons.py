@@ -8,7 +8,7 @@ PyThaiNLP's thai2rom model (an RTGS-trained transliterator). Neither list holds 
 Run once when the tables change, in an environment with the build-only packages (they are not runtime
 dependencies; `pip install "polyret[tables]"`, plus onnxruntime for thai2rom):
 
-    python -m polyret.noise.lexicons            # rewrites the marked `map:` lines of rules/zh.yaml and rules/th.yaml
+    python scripts/noise_lexicons.py            # rewrites the marked `map:` lines of rules/zh.yaml and rules/th.yaml
 
 Each generated map sits on the line after a marker comment `# generated: <rule id>`; the rest of the table is
 hand-written and left untouched.
@@ -22,7 +22,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-RULES = Path(__file__).with_name("rules")
+RULES = Path(__file__).resolve().parents[1] / "src" / "polyret" / "noise" / "rules"
 HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 THAI = re.compile(r"^[\u0e01-\u0e4e]+$")
 ZH_CHARS = 6000  # characters: beyond these (0.1% of running text by the dictionary's counts) a Han character stays
