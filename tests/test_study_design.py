@@ -112,3 +112,18 @@ def test_the_recipe_reaches_every_trained_cell(tmp_path) -> None:  # type: ignor
     configs = [train_config(c, profile, tmp_path, tmp_path / c.slug, "cpu") for c in cells_of(["m"], profile)
                if c.trains]
     assert configs and all(c.loss == "margin" and c.same_language_negatives for c in configs)
+
+
+def test_study_clock_counts_cells_and_estimates_the_rest() -> None:
+    from polyret.study.grid import Cell
+    from polyret.study.run import StudyClock
+
+    cells = [Cell("m", "zero_shot", None), Cell("m", "x_y", 0), Cell("m", "hybrid", 0), Cell("m", "x_x_mono", 0)]
+    clock = StudyClock(len(cells))
+    clock.plan(cells)
+    first = clock.tick(cells[0], 30.0)
+    assert "1/4 cells done" in first and "left" in first
+    second = clock.tick(cells[1], 300.0)  # one trained cell measured: the two left are estimated at 300 s each
+    assert "2/4 cells done" in second and "about 10 min 00 s left" in second
+    clock.tick(cells[2], 300.0)
+    assert "left" not in clock.tick(cells[3], 300.0)  # finished: no estimate

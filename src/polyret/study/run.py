@@ -82,14 +82,54 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
     leakage = _leakage_once(cells, profile, data_dir, output, console)
 
     status: dict[str, dict[str, Any]] = {}
-    for model in models:
-        for cell in [c for c in cells if c.model == model]:
-            status[cell.slug] = _run_cell(cell, profile, data_dir, output, overwrite, console, bench, extras,
-                                          base, encoder_batch_size, device, leakage)
+    ordered = [c for model in models for c in cells if c.model == model]
+    clock = StudyClock(len(ordered))
+    clock.plan(ordered)
+    for cell in ordered:
+        began = time.perf_counter()
+        status[cell.slug] = _run_cell(cell, profile, data_dir, output, overwrite, console, bench, extras,
+                                      base, encoder_batch_size, device, leakage)
+        console.print(clock.tick(cell, time.perf_counter() - began, skipped=status[cell.slug].get("seconds") is None
+                                 and status[cell.slug]["status"] == "done"), highlight=False)
     summary = collect(output, cells, status, profile, models, extras_paths, leakage)
     write_json_atomic(output / "results.json", summary)
     write_text_atomic(output / "report.md", render_report(summary, output))
     return summary
+
+
+class StudyClock:
+    """One overall progress line after each cell: cells done, time so far, and an estimate of the time left.
+
+    The estimate assumes the cells still to run cost what the cells that ran (not those kept from earlier) cost on
+    average, trained and untrained separately, since a trained cell costs several times an evaluation-only one.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.started = total, 0, time.perf_counter()
+        self.spent: dict[bool, list[float]] = {True: [], False: []}
+        self.left: dict[bool, int] = {True: 0, False: 0}
+
+    def plan(self, cells: list[Cell]) -> None:
+        for cell in cells:
+            self.left[cell.trains] += 1
+
+    def tick(self, cell: Cell, seconds: float, skipped: bool = False) -> str:
+        self.done += 1
+        self.left[cell.trains] = max(0, self.left[cell.trains] - 1)
+        if not skipped:
+            self.spent[cell.trains].append(seconds)
+        elapsed = time.perf_counter() - self.started
+        guess = 0.0
+        for trains in (True, False):
+            known = self.spent[trains] or self.spent[not trains]
+            if self.left[trains] and known:
+                guess += self.left[trains] * sum(known) / len(known)
+        eta = f", about {_minutes(guess)} left" if self.done < self.total and guess else ""
+        return f"[bold]study:[/] {self.done}/{self.total} cells done, {_minutes(elapsed)} so far{eta}"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
 
 
 def _finished(cell_dir: Path, extras: dict[str, Path], noised: bool = True) -> bool:
