@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
-from polyret.data.xquad_r import _load_json, read_language
+from polyret.data.xquad_r import _load_json, read_language, select_languages
 from polyret.errors import PolyretError
 from polyret.provenance import sha256_file
 
@@ -57,13 +57,7 @@ def load_mlqa_r(
     articles those questions come from.
     """
     root = Path(data_dir) / "mlqa-r"
-    langs = list(languages) if languages else list(MLQA_R_LANGUAGES)
-    unknown = [lang for lang in langs if lang not in MLQA_R_LANGUAGES]
-    if unknown:
-        raise PolyretError(f"--languages: unknown language code {unknown[0]!r} for MLQA-R; "
-                           f"available: {','.join(MLQA_R_LANGUAGES)}")
-    if len(set(langs)) != len(langs):
-        raise PolyretError(f"--languages: a language is named twice in {','.join(langs)}")
+    langs = select_languages(languages, MLQA_R_LANGUAGES, "MLQA-R")
     if not root.is_dir():
         raise PolyretError(f"{root}: MLQA-R directory not found (run `polyret data fetch --only mlqa-r` or pass "
                            "--data-dir)")

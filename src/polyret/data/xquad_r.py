@@ -90,6 +90,18 @@ def read_language(
     return titles, queries, candidates, answer_of
 
 
+def select_languages(languages: list[str] | None, available: tuple[str, ...], name: str) -> list[str]:
+    """The --languages selection of a LAReQA benchmark (all by default), each known and named once."""
+    langs = list(languages) if languages else list(available)
+    unknown = [lang for lang in langs if lang not in available]
+    if unknown:
+        raise PolyretError(f"--languages: unknown language code {unknown[0]!r} for {name}; "
+                           f"available: {','.join(available)}")
+    if len(set(langs)) != len(langs):
+        raise PolyretError(f"--languages: a language is named twice in {','.join(langs)}")
+    return langs
+
+
 def load_xquad_r(
     data_dir: Path,
     languages: list[str] | None = None,
@@ -102,15 +114,7 @@ def load_xquad_r(
     `first K articles` subset deterministic and comparable across languages; the reader checks it.
     """
     root = Path(data_dir) / "xquad-r"
-    langs = list(languages) if languages else list(XQUAD_R_LANGUAGES)
-    unknown = [lang for lang in langs if lang not in XQUAD_R_LANGUAGES]
-    if unknown:
-        raise PolyretError(
-            f"--languages: unknown language code {unknown[0]!r} for XQuAD-R; "
-            f"available: {','.join(XQUAD_R_LANGUAGES)}"
-        )
-    if len(set(langs)) != len(langs):
-        raise PolyretError(f"--languages: a language is named twice in {','.join(langs)}")
+    langs = select_languages(languages, XQUAD_R_LANGUAGES, "XQuAD-R")
     if articles is not None and not 1 <= articles <= XQUAD_R_ARTICLES:
         raise PolyretError(f"--articles: must be between 1 and {XQUAD_R_ARTICLES}, got {articles}")
     if not root.is_dir():
