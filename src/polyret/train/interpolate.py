@@ -10,7 +10,6 @@ always y: it turns -0.0 into 0.0).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ import torch
 from polyret.errors import PolyretError
 from polyret.ownership import claim
 from polyret.report.io import write_json_atomic
+from polyret.train.saving import COMPLETE, STAGING, publish_staged
 
-COMPLETE = "polyret_model.json"
-STAGING = ".model-staging"
 
 
 def interpolate_state(base: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor],
@@ -104,7 +102,5 @@ def interpolate_models(finetuned: Path, alphas: list[float], output: Path, base:
               "chosen_on": None if not sweep else {"dev_set": dev.describe(), "measure": measure, "sweep": sweep}}
     write_json_atomic(staging / COMPLETE, {**{k: v for k, v in meta.items() if k != "training"},
                                            "interpolation": record, "finetuned_training": meta.get("training")})
-    for item in sorted(staging.iterdir(), key=lambda p: p.name == COMPLETE):
-        os.replace(item, output / item.name)
-    staging.rmdir()
+    publish_staged(staging, output)
     return record

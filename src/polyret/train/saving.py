@@ -34,6 +34,11 @@ def save_trained_model(encoder: Encoder, model: torch.nn.Module, out: Path, conf
     shutil.rmtree(staging, ignore_errors=True)  # a killed save's leftovers (our own hidden directory)
     staging.mkdir(parents=True)
     _write_model_files(encoder, model, staging, config, parameter_counts, provenance)
+    publish_staged(staging, out)
+
+
+def publish_staged(staging: Path, out: Path) -> None:
+    """Move a staged model directory's files into `out`, polyret_model.json last, and remove the staging folder."""
     (out / COMPLETE).unlink(missing_ok=True)
     for item in sorted(staging.iterdir(), key=lambda p: p.name == COMPLETE):
         target = out / item.name
