@@ -80,6 +80,12 @@ class RetrievalMetrics:
     """[n_queries] AP among the candidates of the query's own language (NaN if none is relevant there)."""
     query_cr_ap: np.ndarray
     """[n_queries] mean AP over the other candidate languages that hold a relevant item (NaN if none)."""
+    query_language: np.ndarray | None = None
+    """[n_queries] index of each query's language in `languages`."""
+    query_pair_ap: np.ndarray | None = None
+    """[n_queries, n_langs] AP among each candidate language's candidates (NaN where none is relevant): what an
+    interval of the macro-averaged Mo and Cr must resample (their cells hold different numbers of queries on
+    MLQA-R, so the query-level means above are not the same estimand there)."""
     query_ids: tuple[str, ...] | None = None
 
     def to_dict(self, per_query: bool = False) -> dict[str, Any]:
@@ -109,6 +115,10 @@ class RetrievalMetrics:
                 "mo_ap": [_json_float(v) for v in self.query_mo_ap],
                 "cr_ap": [_json_float(v) for v in self.query_cr_ap],
             }
+            if self.query_pair_ap is not None and self.query_language is not None:
+                out["per_query"]["languages"] = list(self.languages)
+                out["per_query"]["query_language"] = self.query_language.tolist()
+                out["per_query"]["pair_ap"] = [[_json_float(v) for v in row] for row in self.query_pair_ap]
         return out
 
 
@@ -172,6 +182,8 @@ def compute_metrics(
                             out=np.full(nq, np.nan), where=n_own > 0)
     query_cr_ap = np.divide(np.bincount(group_query[~own], weights=group_ap[~own], minlength=nq), n_cross,
                             out=np.full(nq, np.nan), where=n_cross > 0)
+    query_pair_ap = np.full((nq, n_langs), np.nan)
+    query_pair_ap[group_query, keys % n_langs] = group_ap
     pair_r1 = pair_mean(np.bincount(group, weights=lang_ranks <= 1) / group_size)
     pair_r10 = pair_mean(np.bincount(group, weights=lang_ranks <= 10) / group_size)
     diagonal = np.eye(n_langs, dtype=bool)
@@ -211,6 +223,8 @@ def compute_metrics(
         query_rank_distance=query_rank_distance,
         query_mo_ap=query_mo_ap,
         query_cr_ap=query_cr_ap,
+        query_language=query_lang,
+        query_pair_ap=query_pair_ap,
         query_ids=tuple(query_ids) if query_ids is not None else None,
     )
 

@@ -17,7 +17,7 @@ from polyret.data.dialects import NAME as DIALECTS
 from polyret.data.dialects import variety_differences, variety_scores
 from polyret.errors import PolyretError
 from polyret.provenance import code_version
-from polyret.report.stats import bootstrap_ci, clusters_from_ids, compare, two_level_ci, two_level_difference
+from polyret.report.stats import bootstrap_ci, bootstrap_macro_ci, clusters_from_ids, compare, two_level_ci, two_level_difference
 from polyret.report.stats import per_query_array as _array
 from polyret.sampling import SAMPLER_INFO
 from polyret.study.grid import Cell
@@ -38,6 +38,14 @@ def intervals(per_query: dict[str, Any]) -> dict[str, list[float]]:
         if values is not None and not np.all(np.isnan(values)):  # e.g. no Cr AP on a one-language benchmark
             ci = bootstrap_ci(values, clusters)
             out[metric] = [ci.low, ci.high]
+    if per_query.get("pair_ap"):  # Mo and Cr are macro means over language-pair cells: resample those
+        pair_ap = np.array([[np.nan if v is None else v for v in row] for row in per_query["pair_ap"]], dtype=float)
+        query_lang = np.asarray(per_query["query_language"], dtype=np.int64)
+        diagonal = np.eye(pair_ap.shape[1], dtype=bool)
+        for metric, cells in (("mo_map", diagonal), ("cr_map", ~diagonal)):
+            if metric in out:
+                ci = bootstrap_macro_ci(pair_ap, query_lang, clusters, cells)
+                out[metric] = [ci.low, ci.high]
     return out
 
 
