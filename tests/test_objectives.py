@@ -128,17 +128,23 @@ def test_teacher_targets_are_each_rows_pivot_counterpart() -> None:
     from polyret.sampling import Batch
     from polyret.train.distill import Teacher
 
-    class Recorder:  # an encoder that returns one-hot vectors and records what it was asked to encode
+    class Recorder:  # an encoder that returns one-hot vectors and records what it was asked to encode, how long
         dim = 3
 
         def __init__(self) -> None:
             self.model, self.calls = torch.nn.Linear(1, 1), []
 
-        def encode(self, texts, kind):  # type: ignore[no-untyped-def]
-            self.calls.append((kind, list(texts)))
+        def prefixed(self, texts, kind):  # type: ignore[no-untyped-def]
+            return [f"{kind}: {t}" for t in texts]
+
+        def token_ids(self, texts, max_length):  # type: ignore[no-untyped-def]
+            self.calls.append((max_length, list(texts)))
+            return texts
+
+        def forward_ids(self, ids):  # type: ignore[no-untyped-def]
             import numpy as np
 
-            return np.eye(3, dtype=np.float32)[: len(texts)]
+            return np.eye(3, dtype=np.float32)[: len(ids)]
 
     qa = Group("qa/1", "qa", {"de": "Wer?", "en": "Who?"}, {"de": "Er.", "en": "He."})
     parallel = Group("mkqa/2", "mkqa", {"ar": "من؟", "en": "Who is it?", "es": "¿Quién?"})
@@ -147,10 +153,13 @@ def test_teacher_targets_are_each_rows_pivot_counterpart() -> None:
                   positive_langs=["en", "es", "ar"], group_ids=["qa/1", "mkqa/2", "arcd/3"],
                   queries=["Wer?", "من؟", "ماذا؟"], positives=["He.", "¿Quién?", "هذا."])
     recorder = Recorder()
-    teacher = Teacher(recorder, [qa, parallel, native])
+    teacher = Teacher(recorder, [qa, parallel, native], query_max_length=16, passage_max_length=32)
     assert teacher.texts(batch) == (["Who?", "Who is it?", None], ["He.", "Who is it?", None])
     targets = teacher.targets(batch, torch.device("cpu"))
-    assert recorder.calls == [("query", ["Who?", "Who is it?"]), ("passage", ["He.", "Who is it?"])]
+    # truncated as the student is; each (role, text) encoded once
+    assert recorder.calls == [(16, ["query: Who?", "query: Who is it?"]), (32, ["passage: He.", "passage: Who is it?"])]
+    teacher.targets(batch, torch.device("cpu"))
+    assert len(recorder.calls) == 2
     assert targets.query_mask.tolist() == [True, True, False] and targets.positive_mask.tolist() == [True, True, False]
     assert targets.queries[2].abs().sum() == 0  # no target: zeros, masked out
 

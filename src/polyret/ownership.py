@@ -7,6 +7,7 @@ marker is there, and refuses in one line otherwise. A user's folder passed as `-
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,6 +37,13 @@ def require_owned(directory: Path, option: str = "--overwrite") -> None:
 
 
 def remove_owned(directory: Path) -> None:
-    """Delete a directory polyret made; anything else is refused."""
+    """Delete a directory polyret made; anything else is refused.
+
+    The directory is first renamed aside (one atomic step), then deleted: a kill mid-delete leaves a hidden
+    `.NAME.deleting-PID` folder beside it, never a half-deleted directory that has lost its marker and would then
+    be refused by every later --overwrite.
+    """
     require_owned(directory)
-    shutil.rmtree(directory)
+    aside = directory.with_name(f".{directory.name}.deleting-{os.getpid()}")
+    os.replace(directory, aside)
+    shutil.rmtree(aside)

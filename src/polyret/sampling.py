@@ -248,12 +248,15 @@ class BatchSampler:
         """For every example of a cross-lingual batch, a positive text in its *query's* language from a group that is
         not in the batch: the wrong-but-same-language candidates that a multilingual pool ranks too high.
 
-        A group of the batch is never used (its text in the query language would be relevant to its own query, a
-        false negative), nor a text equal to a positive of the batch. Drawn after the batch, so batches do not
+        Neither a group of the batch nor any text that a batch group holds (in any language or role) is used: either
+        would be relevant to a query of the batch, a false negative. Drawn after the batch, so batches do not
         depend on the option; under data parallelism all or none, as for the data's hard negatives.
         """
         in_batch = {g for g, _ in chosen}
-        positives = {t for _, t in chosen}
+        # Every text of every batch group, in any role or language: groups often share an answer sentence, so a
+        # group outside the batch can hold a batch query's own relevant text; it must never be its negative.
+        blocked = {text for g in in_batch for text in (*self._groups[g].queries.values(),
+                                                       *self._groups[g].passages.values())}
         out: list[str | None] = []
         langs: list[str | None] = []
         for slot in slots.tolist():
@@ -264,7 +267,7 @@ class BatchSampler:
                 if not pool:
                     break
                 group, text = pool[int(rng.random() * len(pool))]
-                if group not in in_batch and text not in positives:
+                if group not in in_batch and self._texts[text] not in blocked:
                     pick = self._texts[text]
                     break
             out.append(pick)

@@ -116,7 +116,10 @@ class EmbeddingCache:
 
 
 class _CorruptDatabase:
-    """Turns SQLite's 'file is not a database' / 'malformed' errors into one line naming the cache file."""
+    """Turns SQLite errors into one line naming the cache file, classified by SQLite's own error name."""
+
+    CORRUPT = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -125,8 +128,13 @@ class _CorruptDatabase:
         return None
 
     def __exit__(self, kind: Any, err: Any, tb: Any) -> bool:
-        if isinstance(err, sqlite3.DatabaseError) and not isinstance(err, sqlite3.OperationalError) or (
-                isinstance(err, sqlite3.OperationalError) and "locked" not in str(err)):
+        if not isinstance(err, sqlite3.Error):
+            return False
+        name = str(getattr(err, "sqlite_errorname", "") or "")
+        if name.startswith(self.CORRUPT) or "malformed" in str(err) or "not a database" in str(err):
             raise PolyretError(f"{self.path}: the embedding cache is corrupt ({err}); it is only a cache: delete "
                                "this file and run again") from None
-        return False
+        if name.startswith(self.BUSY) or "locked" in str(err):
+            raise PolyretError(f"{self.path}: the embedding cache is busy ({err}): another process holds it; "
+                               "wait for it or give this run its own --cache-dir") from None
+        raise PolyretError(f"{self.path}: embedding cache error ({err})") from None

@@ -20,7 +20,8 @@ DEFAULT_MODEL = "embedded:me5-small"
 
 Pooling = Literal["mean", "cls"]
 RUN_FILES = (".polyret-made", "train_config.yaml")
-"""Files that make a directory a polyret training run: as a model it must also hold polyret_model.json."""
+"""What makes a directory a polyret training run (the marker, or a saved config beside checkpoints/): as a model
+it must also hold polyret_model.json. A saved config alone may be anyone's file, and is not enough."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ def resolve_model_dir(spec: str) -> tuple[Path | str, dict[str, Any]]:
         return path, {"spec": spec, "kind": "embedded", "path": str(path)}
     path = Path(spec).expanduser()
     if path.exists():
-        unfinished = [name for name in RUN_FILES if (path / name).is_file()]
+        run_marker = (path / RUN_FILES[0]).is_file()
+        unfinished = [RUN_FILES[0]] if run_marker else (
+            [RUN_FILES[1]] if (path / RUN_FILES[1]).is_file() and (path / "checkpoints").is_dir() else [])
         if unfinished and not (path / "polyret_model.json").is_file():
             raise PolyretError(f"{path}: a polyret training run without polyret_model.json (it holds {unfinished[0]}): "
                                "training or its final save did not finish; resume it with polyret train --resume")

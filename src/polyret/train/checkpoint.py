@@ -98,8 +98,9 @@ def load_checkpoint(output: Path, step: int) -> dict[str, Any]:
         return torch.load(path, weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PolyretError(f"{path}: refused, it holds more than tensors and plain values ({first[:160]}); "
-                           "polyret never runs code from a checkpoint") from None
+        raise PolyretError(f"{path}: refused, it does not read as tensors and plain values ({first[:160]}): a "
+                           "pickled object, a damaged file, or a checkpoint written before polyret read them "
+                           "weights-only (start that run again); polyret never runs code from a checkpoint") from None
     except (RuntimeError, EOFError, OSError) as err:
         raise PolyretError(f"{path}: unreadable checkpoint ({str(err).splitlines()[0][:160] if str(err) else err!r}); "
                            "delete this step directory to resume from the one before") from None

@@ -18,8 +18,8 @@ class DevEvalHook(TrainHook):
     """Scores the development set during training: step 0, every `every` steps, the last step (rank 0 only).
 
     Writes OUT/dev_curve.json and OUT/dev_curve.png after every point. With `keep_best`, the trainable weights of the
-    best point are kept (OUT/dev_best.pt) and, once the trainer has saved the finished model, they replace its
-    weights file (OUT/model.safetensors, swapped in atomically); dev_curve.json then names the step they come
+    best point are kept (OUT/dev_best.pt) and put back into the model just before the trainer saves it
+    (on_before_save), so the finished model is the best point's; dev_curve.json then names the step they come
     from (`model_step`). Scoring runs in eval mode without gradients and under a forked RNG, so a run with the hook
     draws the same batches and losses as one without it.
     """
@@ -46,13 +46,14 @@ class DevEvalHook(TrainHook):
         if state.is_main and self.curve is not None and self.curve.due(state.step):
             self._score(state, state.step)
 
-    def on_train_end(self, state: Any) -> None:
+    def on_before_save(self, state: Any) -> None:
+        """With keep_best, the best point's weights go back into the model before it is saved, so the finished
+        directory never holds the last step's weights under polyret_model.json (not even for a moment)."""
         if not state.is_main or self.curve is None:
             return
         if self.keep_best:
             step = self.curve.restore_best(state.model)
             if step is not None:
-                replace_model_weights(state.model, state.output)
                 self.curve.model_step = step
                 self.curve.write()
 
@@ -63,19 +64,6 @@ class DevEvalHook(TrainHook):
         devices = [state.encoder.device] if getattr(state.encoder.device, "type", "cpu") == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             self.curve.record(step, state.encoder)
-
-
-def replace_model_weights(model: Any, output: Path) -> None:
-    """Rewrite OUT/model.safetensors from `model` (written beside it, then renamed over it: never half-written)."""
-    import os
-    import shutil
-
-    staging = Path(output) / ".dev_best_weights"
-    if staging.exists():
-        shutil.rmtree(staging)
-    model.save_pretrained(staging, safe_serialization=True)
-    os.replace(staging / "model.safetensors", Path(output) / "model.safetensors")
-    shutil.rmtree(staging)
 
 
 def dev_hook_for(dev_settings: Any, data_dir: Path) -> DevEvalHook:

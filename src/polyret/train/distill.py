@@ -7,8 +7,9 @@ which aligns them. The term is added to the contrastive loss (any loss of the re
 
 Which text is a row's counterpart: for a query, the group's pivot-language query; for a positive that is a passage,
 the group's pivot-language passage; for a positive that is a translated question (parallel question sets), the
-group's pivot-language question. Rows whose group has no such text get no distillation term. Teacher vectors come
-from `Encoder.encode`, so each text is encoded by the teacher once and then read from the embedding cache.
+group's pivot-language question. Rows whose group has no such text get no distillation term. The teacher
+truncates as the student does (the run's query and passage lengths), so a pivot-language row is pulled toward
+exactly its own base-model embedding; each (role, text) is encoded once per run and kept in memory.
 """
 
 from __future__ import annotations
@@ -48,9 +49,12 @@ def counterpart(group: Group, role: str, lang: str, pivot: str) -> str | None:
 class Teacher:
     """The frozen base model's vectors of each row's pivot counterpart (see the module docstring)."""
 
-    def __init__(self, encoder: Any, groups: Sequence[Group], pivot: str = "en") -> None:
+    def __init__(self, encoder: Any, groups: Sequence[Group], pivot: str = "en", query_max_length: int = 512,
+                 passage_max_length: int = 512) -> None:
         self.encoder, self.pivot = encoder, pivot
         self.groups = {group.id: group for group in groups}
+        self.max_length = {"query": query_max_length, "passage": passage_max_length}
+        self.known: dict[tuple[str, str], Tensor] = {}
         encoder.model.eval()
         for parameter in encoder.model.parameters():
             parameter.requires_grad_(False)
@@ -70,12 +74,16 @@ class Teacher:
         return DistillTargets(q.to(device), q_mask.to(device), p.to(device), p_mask.to(device))
 
     def _vectors(self, texts: list[str | None], kind: str) -> tuple[Tensor, Tensor]:
-        present = [t for t in texts if t is not None]
+        new = list(dict.fromkeys(t for t in texts if t is not None and (kind, t) not in self.known))
+        if new:
+            ids = self.encoder.token_ids(self.encoder.prefixed(new, kind), self.max_length[kind])
+            for text, vector in zip(new, torch.from_numpy(self.encoder.forward_ids(ids))):
+                self.known[(kind, text)] = vector
         vectors = torch.zeros((len(texts), self.encoder.dim), dtype=torch.float32)
-        mask = torch.tensor([t is not None for t in texts], dtype=torch.bool)
-        if present:
-            vectors[mask] = torch.from_numpy(self.encoder.encode(present, kind))
-        return vectors, mask
+        for row, text in enumerate(texts):
+            if text is not None:
+                vectors[row] = self.known[(kind, text)]
+        return vectors, torch.tensor([t is not None for t in texts], dtype=torch.bool)
 
 
 def _squared_distance(student: Tensor, teacher: Tensor, mask: Tensor) -> Tensor:

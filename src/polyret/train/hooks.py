@@ -79,5 +79,9 @@ class TrainHook:
     def on_step_end(self, state: TrainState) -> None:
         """After `state.step` updated the weights, was logged and (maybe) checkpointed."""
 
+    def on_before_save(self, state: TrainState) -> None:
+        """After the last step, before the finished model directory is written (a hook may change the weights
+        that get saved: the development hook puts back its best checkpoint's)."""
+
     def on_train_end(self, state: TrainState) -> None:
         """After the finished model directory is written."""

@@ -19,7 +19,10 @@ import torch
 from polyret.errors import PolyretError
 from polyret.ownership import claim
 from polyret.report.io import write_json_atomic
-from polyret.train.saving import COMPLETE, STAGING, publish_staged
+from polyret.train.saving import COMPLETE, STAGING, TOKENIZER_FILES, publish_staged
+
+MODULE_DIRS = ("1_Pooling", "2_Normalize")
+MODEL_FILES = ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
 
 
 
@@ -89,12 +92,9 @@ def interpolate_models(finetuned: Path, alphas: list[float], output: Path, base:
     staging.mkdir()
     tuned_encoder.model.save_pretrained(staging, safe_serialization=True)
     for item in Path(finetuned).iterdir():  # tokenizer and sentence-transformers files, as the fine-tuned model has
-        if item.name in {COMPLETE, "model.safetensors", "config.json"} or item.name.startswith(".") or item.name in {
-                "checkpoints", "log.jsonl", "train_config.yaml"}:
-            continue
-        if item.is_dir() and item.name[:1].isdigit():
+        if item.is_dir() and item.name in MODULE_DIRS:
             shutil.copytree(item, staging / item.name)
-        elif item.is_file() and item.suffix in {".json", ".model", ".txt"}:
+        elif item.is_file() and item.name in (*TOKENIZER_FILES, *MODEL_FILES):
             shutil.copyfile(item, staging / item.name)
     record = {"alpha": alpha, "base": base_encoder.identity.get("spec"), "base_fingerprint": base_encoder.fingerprint,
               "finetuned": str(finetuned), "finetuned_fingerprint": tuned_encoder.fingerprint,

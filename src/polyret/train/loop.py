@@ -98,6 +98,8 @@ def train(config: TrainConfig, resume: bool = False, overwrite: bool = False,
     for hook in hooks:
         hook.on_train_start(state)
     run_steps(run, data, parts, state, hooks)
+    for hook in hooks:
+        hook.on_before_save(state)
     save(run, data, parts)
     for hook in hooks:
         hook.on_train_end(state)
@@ -197,8 +199,11 @@ def build_model(run: Run, data: TrainData | None = None) -> Parts:
 
         if data is None:
             raise PolyretError("distillation needs the training groups (build_model(run, data))")
-        teacher = Teacher(Encoder(EncoderOptions(model=config.model, device=str(run.device))),
-                          data.groups, config.distill_pivot)
+        with torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+            # loading the teacher draws no random number of the run: dropout masks stay those of a plain run
+            teacher = Teacher(Encoder(EncoderOptions(model=config.model, device=str(run.device))),
+                              data.groups, config.distill_pivot, config.query_max_length,
+                              config.passage_max_length)
     step = TrainStep(encoder, wrapped, loss_fn, optimizer, scheduler, config, precision, teacher)
     return Parts(encoder=encoder, wrapped=wrapped, optimizer=optimizer, scheduler=scheduler, step=step, counts=counts,
                  precision=precision)
@@ -247,7 +252,9 @@ def start_or_resume(run: Run, data: TrainData, parts: Parts) -> None:
             if torn:
                 run.console.print(torn)
             run.console.print(f"resuming {out} from step {run.start}")
-    elif dist.main:
+    else:
+        dist.barrier()  # every rank has loaded its data and model before rank 0 removes an old run
+    if not run.start and dist.main:
         from polyret.data.training import stats_json
         from polyret.sampling import SAMPLER_INFO
 
