@@ -266,3 +266,24 @@ def test_fetch_removes_its_own_stale_part_files_only_and_writes_readable_files(t
     umask = os.umask(0)
     os.umask(umask)
     assert mode == 0o666 & ~umask and mode & 0o044  # readable by group and others under the usual umask
+
+
+def test_results_are_written_with_the_usual_file_mode(tmp_path: Path) -> None:
+    from polyret.report.io import write_json_atomic
+
+    write_json_atomic(tmp_path / "results.json", {"a": 1})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(tmp_path / "results.json").st_mode) == 0o666 & ~umask
+
+
+def test_a_saved_config_alone_does_not_make_a_directory_a_run(tiny_models: dict, tmp_path: Path) -> None:
+    import shutil
+
+    model = tmp_path / "someone-elses-model"
+    shutil.copytree(tiny_models["bert"], model)
+    (model / "train_config.yaml").write_text("lr: 1e-4\n")  # their own file, not polyret's
+    Encoder(EncoderOptions(model=str(model)))  # loads
+    (model / "checkpoints").mkdir()
+    with pytest.raises(PolyretError, match=r"train_config.yaml and checkpoints/"):
+        Encoder(EncoderOptions(model=str(model)))

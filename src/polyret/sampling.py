@@ -146,12 +146,14 @@ class BatchSampler:
         }
         if same_language_negatives:  # only when on, so states saved before the option existed still load
             self._fingerprint["same_language_negatives"] = True
-        # Per language, the (group, text) of every positive in that language: the same-language negatives' pool.
+        # Per language, the (group, text) of every positive in that language: the same-language negatives' pool
+        # (built only when the option is on: it costs a pass over every pool at start-up).
         self._by_language: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for key, (members, text_ids) in pools.items():
-            self._by_language[key[1]].extend(zip(members, text_ids))
-        for lang, entries in self._by_language.items():
-            self._by_language[lang] = sorted(set(entries))
+        if same_language_negatives:
+            for key, (members, text_ids) in pools.items():
+                self._by_language[key[1]].extend(zip(members, text_ids))
+            for lang, entries in self._by_language.items():
+                self._by_language[lang] = sorted(set(entries))
 
     def _index(self, groups: list[Group]) -> dict[Pair, tuple[list[int], list[int]]]:
         """For every language pair, the groups that can feed it and the interned id of each one's positive."""

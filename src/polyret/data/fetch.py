@@ -33,6 +33,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from polyret import __version__
 from polyret.data.sources import GITHUB_RAW, registry, upstream_url
 from polyret.errors import PolyretError
+from polyret.report.io import give_new_file_mode
 from polyret.provenance import sha256_file
 
 TIMEOUT_S = 60.0
@@ -203,9 +204,7 @@ def _staged(target: Path) -> Iterator[tuple[IO[bytes], Path]]:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a fetched file gets the mode of any other new file
+    give_new_file_mode(tmp)  # a fetched file gets the mode of any other new file, not mkstemp's 0600
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle, tmp

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from polyret.errors import PolyretError
+from polyret.ownership import MARKER
 
 EMBEDDED_PREFIX = "embedded:"
 EMBEDDED_MODELS = {"me5-small": "original"}
 DEFAULT_MODEL = "embedded:me5-small"
 
 Pooling = Literal["mean", "cls"]
-RUN_FILES = (".polyret-made", "train_config.yaml")
-"""What makes a directory a polyret training run (the marker, or a saved config beside checkpoints/): as a model
-it must also hold polyret_model.json. A saved config alone may be anyone's file, and is not enough."""
+SAVED_TRAIN_CONFIG = "train_config.yaml"  # train/config.py SAVED_CONFIG (model/ imports nothing from train/)
+"""A directory is a polyret training run when it holds polyret's marker (ownership.MARKER), or a saved training
+config beside checkpoints/; as a model it must then also hold polyret_model.json. A saved config alone may be
+anyone's file, and is not enough."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,16 @@ def resolve_model_dir(spec: str) -> tuple[Path | str, dict[str, Any]]:
         return path, {"spec": spec, "kind": "embedded", "path": str(path)}
     path = Path(spec).expanduser()
     if path.exists():
-        run_marker = (path / RUN_FILES[0]).is_file()
-        unfinished = [RUN_FILES[0]] if run_marker else (
-            [RUN_FILES[1]] if (path / RUN_FILES[1]).is_file() and (path / "checkpoints").is_dir() else [])
-        if unfinished and not (path / "polyret_model.json").is_file():
-            raise PolyretError(f"{path}: a polyret training run without polyret_model.json (it holds {unfinished[0]}): "
-                               "training or its final save did not finish; resume it with polyret train --resume")
+        if not (path / "polyret_model.json").is_file():
+            if (path / MARKER).is_file():
+                evidence = MARKER
+            elif (path / SAVED_TRAIN_CONFIG).is_file() and (path / "checkpoints").is_dir():
+                evidence = f"{SAVED_TRAIN_CONFIG} and checkpoints/"
+            else:
+                evidence = None
+            if evidence:
+                raise PolyretError(f"{path}: a polyret training run without polyret_model.json (it holds {evidence}): "
+                                   "training or its final save did not finish; resume it with polyret train --resume")
         if not (path / "config.json").is_file():
             raise PolyretError(f"{path}: not a model directory (no config.json)")
         return path.resolve(), {"spec": spec, "kind": "local", "path": str(path.resolve())}

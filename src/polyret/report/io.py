@@ -21,10 +21,18 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def give_new_file_mode(path: str | Path) -> None:
+    """mkstemp makes 0600 files; give a staged file the mode any other new file gets (0666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary sibling, fsync, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    give_new_file_mode(tmp)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

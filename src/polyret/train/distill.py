@@ -33,11 +33,6 @@ class DistillTargets:
     positives: Tensor  # [B, d]
     positive_mask: Tensor  # [B] bool
 
-    def split(self, sizes: Sequence[int]) -> list["DistillTargets"]:
-        return [DistillTargets(*parts) for parts in zip(*(t.split(list(sizes)) for t in
-                                                          (self.queries, self.query_mask, self.positives,
-                                                           self.positive_mask)))]
-
 
 def counterpart(group: Group, role: str, lang: str, pivot: str) -> str | None:
     """The pivot-language text a row of `role` ('query' or 'positive') in `lang` is regressed onto."""

@@ -23,7 +23,7 @@ constant factor restores, so its gradient differs from the single-process one.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -155,7 +155,6 @@ class InfoNCELoss(nn.Module):
         return scores - shift
 
 
-LossName = Literal["infonce", "margin"]
 LOSSES: dict[str, Callable[[Any], nn.Module]] = {
     # in-batch InfoNCE (query -> passage; both directions with `symmetric`)
     "infonce": lambda config: InfoNCELoss(temperature=config.temperature, symmetric=config.symmetric),

@@ -104,11 +104,9 @@ class GradCache:
                     negative_grads)
         return out
 
-    def embed(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any],
-              negative_chunks: Sequence[Any] | None = None
+    def embed(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any], negative_chunks: Sequence[Any]
               ) -> tuple[list[RngSnapshot], list[Tensor], list[Tensor], list[Tensor | None]]:
         """Step 1: embeddings of every micro-batch, without graphs; the RNG state before each."""
-        negative_chunks = negative_chunks if negative_chunks is not None else [[] for _ in query_chunks]
         snapshots, queries, passages, negatives = [], [], [], []
         with torch.no_grad():
             for q_chunk, p_chunk, n_chunk in zip(query_chunks, passage_chunks, negative_chunks):
@@ -119,16 +117,14 @@ class GradCache:
                     negatives.append(self.embed_fn(self.model, n_chunk) if len(n_chunk) else None)
         return snapshots, queries, passages, negatives
 
-    def cache(self, queries: list[Tensor], passages: list[Tensor], targets: Any = None,
-              negatives: list[Tensor | None] | None = None
+    def cache(self, queries: list[Tensor], passages: list[Tensor], targets: Any, negatives: list[Tensor | None]
               ) -> tuple[InfoNCEOutput, list[Tensor], list[Tensor], list[Tensor | None]]:
         """Step 2: the loss over the whole batch and its gradient with respect to each micro-batch's embeddings."""
         q = torch.cat(queries).detach().requires_grad_()
         p = torch.cat(passages).detach().requires_grad_()
-        present = [t for t in (negatives or []) if t is not None]
+        present = [t for t in negatives if t is not None]
         n = torch.cat(present).detach().requires_grad_() if present else None
-        extra = {} if targets is None else {"targets": targets}
-        out = self.loss_fn(q, p, n, **extra) if n is not None else self.loss_fn(q, p, **extra)
+        out = self.loss_fn(q, p, n, **({} if targets is None else {"targets": targets}))
         self.precision.scaler.scale(out.loss).backward()
         assert q.grad is not None and p.grad is not None
         sizes = [len(chunk) for chunk in queries]
@@ -136,17 +132,15 @@ class GradCache:
         if n is not None:
             assert n.grad is not None
             parts = iter(n.grad.split([len(t) for t in present]))
-            negative_grads = [None if t is None else next(parts) for t in (negatives or [])]
+            negative_grads = [None if t is None else next(parts) for t in negatives]
         return (InfoNCEOutput(out.loss.detach(), out.accuracy), list(q.grad.split(sizes)),
                 list(p.grad.split(sizes)), negative_grads)
 
     def replay(self, query_chunks: Sequence[Any], passage_chunks: Sequence[Any], snapshots: list[RngSnapshot],
-               query_grads: list[Tensor], passage_grads: list[Tensor], negative_chunks: Sequence[Any] | None = None,
-               negative_grads: list[Tensor | None] | None = None) -> None:
+               query_grads: list[Tensor], passage_grads: list[Tensor], negative_chunks: Sequence[Any],
+               negative_grads: list[Tensor | None]) -> None:
         """Step 3: forward each micro-batch with a graph and push its cached gradient through it."""
         last = len(snapshots) - 1
-        negative_chunks = negative_chunks if negative_chunks is not None else [[] for _ in query_chunks]
-        negative_grads = negative_grads if negative_grads is not None else [None] * len(query_chunks)
         for i, (q_chunk, p_chunk) in enumerate(zip(query_chunks, passage_chunks)):
             sync = contextlib.nullcontext() if i == last else _no_sync(self.module)
             with sync:
@@ -201,21 +195,18 @@ class TrainStep:
         encoder, config = self.encoder, self.config
         queries = encoder.token_ids(encoder.prefixed(batch.queries, "query"), config.query_max_length)
         positives = encoder.token_ids(encoder.prefixed(batch.positives, "passage"), config.passage_max_length)
-        hard = [n for n in getattr(batch, "negatives", []) if n is not None]  # the data's hard negatives, if any
+        hard = [n for n in getattr(batch, "negatives", []) if n is not None]  # hard or same-language negatives
+        negative_ids = encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length) if hard else []
         targets = None if self.teacher is None else self.teacher.targets(batch, encoder.device)
-        extra = {} if targets is None else {"targets": targets}
         if config.grad_accum == 1:
             with self.precision.autocast():
                 q = encoder.embed_ids(queries, self.module)
                 p = encoder.embed_ids(positives, self.module)
-                n = encoder.embed_ids(encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length),
-                                      self.module) if hard else None
-                out = self.loss_fn(q, p, n, **extra)
+                n = encoder.embed_ids(negative_ids, self.module) if negative_ids else None
+                out = self.loss_fn(q, p, n, **({} if targets is None else {"targets": targets}))
             self.precision.scaler.scale(out.loss).backward()
         else:
             size = len(queries) // config.grad_accum
-            negative_ids = (encoder.token_ids(encoder.prefixed(hard, "passage"), config.passage_max_length)
-                            if hard else [])
             share = -(-len(negative_ids) // config.grad_accum)  # ceil: every micro-batch carries its share
             out = self.grad_cache([queries[i:i + size] for i in range(0, len(queries), size)],
                                   [positives[i:i + size] for i in range(0, len(positives), size)], targets,
