@@ -127,7 +127,7 @@ def main() -> None:
 
     # exact search and every measure over the whole pool (random unit vectors of the model's width)
     from polyret.evaluate.metrics import compute_metrics
-    from polyret.evaluate.runner import _index_arrays
+    from polyret.evaluate.stages import index_arrays as _index_arrays
     from polyret.evaluate.search import exact_search
 
     langs, query_lang, cand_lang, relevant = _index_arrays(bench)

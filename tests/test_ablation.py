@@ -21,12 +21,13 @@ def _study(root: Path, families: list[str] | None, dialects: list[str], tallies:
            design: str = "controlled") -> Path:
     cell = f"m__{design}__hybrid+noise__s0"
     summary = {
+        "polyret_study_version": 1, "created": "2026-12-07T00:00:00+00:00", "models": ["m"],
         "profile": {"train": {"noise": {"families": families, "dialects": dialects}}},
         "code_version": {"polyret": "0.1.0", "git_commit": "abcdef1234567", "git_dirty": False},
         "cells": [
-            {"cell": f"m__{design}__hybrid__s0", "strategy": "hybrid", "design": design, "seed": 0,
+            {"cell": f"m__{design}__hybrid__s0", "model": "m", "strategy": "hybrid", "base": "hybrid", "design": design, "seed": 0,
              "status": "done", "versus": {}},
-            {"cell": cell, "strategy": "hybrid+noise", "design": design, "seed": 0, "status": "done",
+            {"cell": cell, "model": "m", "strategy": "hybrid+noise", "base": "hybrid+noise", "design": design, "seed": 0, "status": "done",
              "versus": {"hybrid": {"mul_map": _cmp(-0.004, -0.006, -0.002, 0.0004)}},
              "noise_change_versus": {"hybrid": _cmp(0.01, 0.002, 0.018, 0.02)},
              "extra": {"ntrex-dialects": {"noise_versus_hybrid": {
@@ -59,7 +60,7 @@ def test_rows_carry_the_studies_differences_and_the_changed_share(tmp_path: Path
 
 
 def test_missing_or_wrong_design_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PolyretError, match="cannot read .*results.json.*run the study first"):
+    with pytest.raises(PolyretError, match="no .*results.json; run the study first"):
         ablation_rows({"x": tmp_path / "nowhere"})
     practical = _study(tmp_path / "p", None, ["all-*"], [(1, 1)], design="practical")
     with pytest.raises(PolyretError, match="no finished hybrid\\+noise cell of the controlled design"):

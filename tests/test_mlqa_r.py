@@ -16,7 +16,7 @@ from polyret.data.leakage import evaluation_texts
 from polyret.data.mlqa_r import MLQA_R_LANGUAGES, load_mlqa_r
 from polyret.errors import PolyretError
 from polyret.evaluate.metrics import compute_metrics, cross_check
-from polyret.evaluate.runner import _index_arrays
+from polyret.evaluate.stages import index_arrays as _index_arrays
 from polyret.evaluate.search import exact_search
 
 runner = CliRunner()

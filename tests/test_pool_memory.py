@@ -12,7 +12,7 @@ from polyret.errors import PolyretError
 from typer.testing import CliRunner
 
 from polyret.cli import app
-from polyret.evaluate import runner as runner_module
+from polyret.evaluate import stages
 from polyret.model.encoder import Encoder, EncoderOptions
 
 TEXTS = ["Where is Paris?", "狐狸", "Where is Paris?", "Der Hund schläft.", "", "狐狸"]
@@ -22,9 +22,9 @@ def test_memmapped_output_equals_a_plain_encode_fresh_and_cached(tiny_models: di
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     enc = Encoder(EncoderOptions(model=str(tiny_models["bert"]), cache_dir=tmp_path / "cache", batch_size=2))
     plain = enc.encode(TEXTS, "passage", use_cache=False)
-    monkeypatch.setattr(runner_module, "MEMMAP_BYTES", 16)
+    monkeypatch.setattr(stages, "MEMMAP_BYTES", 16)
     for _ in range(2):  # the first pass encodes and caches, the second reads every vector from the cache
-        out = runner_module.pool_array(enc, len(TEXTS))
+        out = stages.pool_array(enc, len(TEXTS))
         assert isinstance(out, np.memmap) and not list((tmp_path / "cache").glob("pool-*"))  # unlinked at once
         got = enc.encode(TEXTS, "passage", out=out)
         assert got is out
@@ -44,7 +44,7 @@ def test_cli_with_memmapped_pools_gives_the_same_result(tiny_models: dict[str, P
     bench = write_generic(tmp_path / "bench", corpus, queries, qrels)
     base = ["evaluate", "--model", str(tiny_models["bert"]), "--benchmark", str(bench)]
     plain = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "plain"), "--cache-dir", str(tmp_path / "c1")])
-    monkeypatch.setattr(runner_module, "MEMMAP_BYTES", 16)
+    monkeypatch.setattr(stages, "MEMMAP_BYTES", 16)
     mapped = CliRunner().invoke(app, [*base, "--output", str(tmp_path / "mapped"), "--cache-dir", str(tmp_path / "c2")])
     assert plain.exit_code == 0 and mapped.exit_code == 0, mapped.output
     a, b = (json.loads((tmp_path / name / "results.json").read_text()) for name in ("plain", "mapped"))

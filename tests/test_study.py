@@ -12,7 +12,8 @@ from polyret.errors import PolyretError
 from typer.testing import CliRunner
 
 from polyret.cli import app
-from polyret.study.grid import Cell, cells_of, split_strategy, train_config
+from polyret.strategy import Strategy
+from polyret.study.grid import Cell, cells_of, train_config
 from polyret.study.profiles import PROFILES
 from polyret.study.run import parse_extra_benchmarks
 
@@ -117,11 +118,11 @@ def test_grid_shares_one_training_per_base_strategy_and_seed(tmp_path: Path) -> 
     assert [c.slug for c in cells if not c.trains] == ["me5-small__zero_shot"]
     trained = [c for c in cells if c.trains]
     assert len(trained) == 6 and {c.seed for c in trained} == {0, 1}
-    assert Cell("embedded:me5-small", "hybrid+center", 1).training_slug == Cell("embedded:me5-small", "hybrid",
-                                                                                 1).training_slug
-    assert split_strategy("hybrid+noise+subspace") == ("hybrid+noise", "subspace")
-    noisy = train_config(Cell("m", "hybrid+noise", 0), profile, tmp_path, tmp_path / "o", "cpu")
-    plain = train_config(Cell("m", "hybrid", 0), profile, tmp_path, tmp_path / "o", "cpu")
+    parse = Strategy.parse
+    assert (Cell("embedded:me5-small", parse("hybrid+center"), 1).training_slug
+            == Cell("embedded:me5-small", parse("hybrid"), 1).training_slug)
+    noisy = train_config(Cell("m", parse("hybrid+noise"), 0), profile, tmp_path, tmp_path / "o", "cpu")
+    plain = train_config(Cell("m", parse("hybrid"), 0), profile, tmp_path, tmp_path / "o", "cpu")
     assert noisy.noise is not None and plain.noise is None and noisy.sampler_strategy == "hybrid"
     # the same budget for every trained cell: only strategy and noise differ
     assert noisy.model_dump(exclude={"strategy", "noise"}) == plain.model_dump(exclude={"strategy", "noise"})
@@ -147,9 +148,10 @@ def test_a_study_killed_mid_training_resumes_from_the_checkpoint(tiny_models: di
             str(out), "--models", str(tiny_models["bert"]), "--strategies", "zero_shot,x_y"]
     killed = subprocess.run(launcher + args[3:], capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9  # SIGKILL at the start of step 4 of the x_y training; step 2's checkpoint holds
-    train_dir = out / "train" / Cell(str(tiny_models["bert"]), "x_y", 0).training_slug
+    train_dir = out / "train" / Cell(str(tiny_models["bert"]), Strategy.parse("x_y"), 0).training_slug
     assert (train_dir / "checkpoints").is_dir() and not (train_dir / "polyret_model.json").exists()
-    assert (out / "cells" / Cell(str(tiny_models["bert"]), "zero_shot").slug / "results.json").exists()
+    zero_shot = Cell(str(tiny_models["bert"]), Strategy.parse("zero_shot"))
+    assert (out / "cells" / zero_shot.slug / "results.json").exists()
     resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming" in resumed.stderr and "finished earlier, kept" in " ".join(resumed.stderr.split())

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from polyret.cli import app
 from polyret.data.training import load_training_groups
 from polyret.sampling import design_groups, make_sampler
+from polyret.strategy import Strategy
 from polyret.study.grid import cells_of
 from polyret.study.profiles import PROFILES
 
@@ -35,7 +36,7 @@ def test_grid_has_every_trained_strategy_in_each_design() -> None:
     profile = PROFILES["smoke"].model_copy(update={"designs": ["practical", "controlled"],
                                                    "strategies": ["zero_shot", "x_y", "hybrid"]})
     cells = cells_of(["m"], profile)
-    assert [(c.strategy, c.design) for c in cells] == [("zero_shot", None), ("x_y", "practical"),
+    assert [(c.strategy.name, c.design) for c in cells] == [("zero_shot", None), ("x_y", "practical"),
                                                        ("hybrid", "practical"), ("x_y", "controlled"),
                                                        ("hybrid", "controlled")]
     assert "controlled" not in cells[1].slug + cells[1].training_slug  # practical cells keep their old names
@@ -118,7 +119,8 @@ def test_study_clock_counts_cells_and_estimates_the_rest() -> None:
     from polyret.study.grid import Cell
     from polyret.study.run import StudyClock
 
-    cells = [Cell("m", "zero_shot", None), Cell("m", "x_y", 0), Cell("m", "hybrid", 0), Cell("m", "x_x_mono", 0)]
+    cells = [Cell("m", Strategy.parse(name), seed)
+             for name, seed in (("zero_shot", None), ("x_y", 0), ("hybrid", 0), ("x_x_mono", 0))]
     clock = StudyClock(len(cells))
     clock.plan(cells)
     first = clock.tick(cells[0], 30.0)
@@ -127,3 +129,15 @@ def test_study_clock_counts_cells_and_estimates_the_rest() -> None:
     assert "2/4 cells done" in second and "about 10 min 00 s left" in second
     clock.tick(cells[2], 300.0)
     assert "left" not in clock.tick(cells[3], 300.0)  # finished: no estimate
+
+
+def test_profiles_that_answer_the_question_train_with_the_recipe(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from polyret.study.grid import cells_of, train_config
+    from polyret.study.profiles import PROFILES, RECIPE
+
+    for name in ("quick", "standard", "full"):
+        configs = [train_config(c, PROFILES[name], tmp_path, tmp_path / c.slug, "cpu")
+                   for c in cells_of(["m"], PROFILES[name]) if c.trains]
+        assert configs and all((c.distill_weight, c.mixed_precision) == (RECIPE["distill_weight"],
+                                                                         RECIPE["mixed_precision"]) for c in configs)
+    assert PROFILES["quick"].designs == ["controlled"]  # the research question's design, in the 15-minute budget

@@ -91,10 +91,13 @@ def test_auto_precision_is_bf16_on_gpus_that_have_it(monkeypatch: pytest.MonkeyP
     from polyret.model import quantize
 
     monkeypatch.setattr(quantize, "native_bfloat16", lambda: True)  # AMX / AVX512-BF16: bf16 on request
-    assert resolve_mode("bf16", cpu) == "bf16"
+    assert resolve_mode("bf16", cpu) == "bf16" and resolve_mode("fast", cpu) == "bf16"
     monkeypatch.setattr(quantize, "native_bfloat16", lambda: False)  # emulated: refused, it would be slower
     with pytest.raises(PolyretError, match="no native bfloat16"):
         resolve_mode("bf16", cpu)
+    assert resolve_mode("fast", cpu) == "no"  # fast falls back where bf16 would be slower
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve_mode("fast", gpu) == "bf16"
     # a gradient scaler for fp16 only: bf16 has float32's exponent range
     assert Precision("fp16", cpu).scaler.is_enabled()
     assert not Precision("bf16", cpu).scaler.is_enabled() and not Precision("no", cpu).scaler.is_enabled()

@@ -20,21 +20,65 @@ import hashlib
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 
 from polyret.data.groups import Group
 from polyret.errors import PolyretError
 
-STRATEGIES = ("x_x_mono", "x_y", "hybrid", "x_x", "en_en")
 DESIGNS = ("practical", "controlled")
 SAMPLER_INFO = "sampler.json"  # saved with every training run: BatchSampler.describe()
 Kind = Literal["mono", "cross"]
 Pair = tuple[str, str]
 
-# Share of mono batches per strategy; hybrid's is alpha.
-_MONO_SHARE = {"x_x_mono": 1.0, "x_y": 0.0, "x_x": 1.0, "en_en": 1.0}
+
+
+@dataclass(frozen=True)
+class BatchStrategy:
+    """What a batch strategy decides, and all it decides: the share of monolingual batches (a function of alpha),
+    whether a monolingual batch draws its language per example (x_x) or once per batch, which language pairs it may
+    draw, and whether cross-lingual batches may draw their pair per example (`--per-example-pairs`). The sampler
+    does the drawing the same way for every strategy, so a new strategy is one `register_batch_strategy` call."""
+
+    name: str
+    mono_share: Callable[[float], float]
+    description: str
+    mono_per_example: bool = False
+    allows_pair: Callable[[Pair], bool] = lambda pair: True
+    per_example_pairs_allowed: bool = False
+    needs: str | None = None
+    """What the data must hold, said when it does not (None: the batch kind's generic requirement)."""
+
+
+def _is_english(pair: Pair) -> bool:
+    return pair == ("en", "en")
+
+
+BATCH_STRATEGIES: dict[str, BatchStrategy] = {}
+
+
+def register_batch_strategy(strategy: BatchStrategy) -> BatchStrategy:
+    """Add a batch strategy to `polyret train --strategy` and to the study grid (its name must be new)."""
+    if strategy.name in BATCH_STRATEGIES or "+" in strategy.name or strategy.name == "zero_shot":
+        raise PolyretError(f"batch strategy {strategy.name!r} is taken or not a plain name")
+    BATCH_STRATEGIES[strategy.name] = strategy
+    return strategy
+
+
+for _strategy in (
+    BatchStrategy("x_x_mono", lambda alpha: 1.0, "monolingual batches, one language per batch"),
+    BatchStrategy("x_y", lambda alpha: 0.0, "cross-lingual batches, one language pair per batch",
+                  per_example_pairs_allowed=True),
+    BatchStrategy("hybrid", lambda alpha: alpha, "monolingual with probability alpha, else cross-lingual",
+                  per_example_pairs_allowed=True),
+    BatchStrategy("x_x", lambda alpha: 1.0, "monolingual pairs, each example its own language",
+                  mono_per_example=True),
+    BatchStrategy("en_en", lambda alpha: 1.0, "English query-positive pairs only", allows_pair=_is_english,
+                  needs="English query-positive pairs (en-en)"),
+):
+    register_batch_strategy(_strategy)
+STRATEGIES = tuple(BATCH_STRATEGIES)  # the built-in ones, in the order the CLI lists them
 # Rounds of vectorised candidate draws before crowded pools are scanned in a random order instead.
 _ROUNDS = 4
 # Per-example draws across pools can (rarely) exhaust a small pool once other pools have taken its groups or
@@ -114,8 +158,9 @@ class BatchSampler:
         self._flat_groups = np.array([g for key in self._pairs for g in pools[key][0]], dtype=np.int64)
         self._flat_texts = np.array([t for key in self._pairs for t in pools[key][1]], dtype=np.int64)
 
-        self._mono_share = alpha if strategy == "hybrid" else _MONO_SHARE[strategy]
-        self._mixed: dict[Kind, bool] = {"mono": strategy == "x_x", "cross": per_example_pairs}
+        self.spec = BATCH_STRATEGIES[strategy]
+        self._mono_share = self.spec.mono_share(alpha)
+        self._mixed: dict[Kind, bool] = {"mono": self.spec.mono_per_example, "cross": per_example_pairs}
         self._candidates: dict[Kind, np.ndarray] = {}
         self._cdf: dict[Kind, list[float]] = {}
         self.probabilities: dict[Kind, dict[Pair, float]] = {"mono": {}, "cross": {}}
@@ -124,8 +169,7 @@ class BatchSampler:
             if not needed:
                 continue
             indices = [i for i, (q, p) in enumerate(self._pairs) if (q == p) == (kind == "mono")]
-            if strategy == "en_en":
-                indices = [i for i in indices if self._pairs[i] == ("en", "en")]
+            indices = [i for i in indices if self.spec.allows_pair(self._pairs[i])]
             if not indices:
                 raise PolyretError(self._missing(kind, distinct))
             weights = self._sizes[indices].astype(np.float64) ** tau
@@ -186,9 +230,9 @@ class BatchSampler:
 
     def _missing(self, kind: Kind, distinct: dict[Pair, int]) -> str:
         """Why the data cannot feed `kind` batches, naming the strategy and the pairs that were too small."""
-        if self.strategy == "en_en":
-            need = "English query-positive pairs (en-en)"
-            small = {k: n for k, n in distinct.items() if k == ("en", "en")}
+        if self.spec.needs is not None:
+            need = self.spec.needs
+            small = {k: n for k, n in distinct.items() if self.spec.allows_pair(k)}
         elif kind == "mono":
             need = "groups with a query and a positive in the same language (QA pairs; parallel questions have none)"
             small = {k: n for k, n in distinct.items() if k[0] == k[1]}
@@ -393,8 +437,9 @@ def _validate(
     rank: int,
     per_example_pairs: bool,
 ) -> None:
-    if strategy not in STRATEGIES:
-        raise PolyretError(f"--strategy: unknown batch strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    if strategy not in BATCH_STRATEGIES:
+        raise PolyretError(f"--strategy: unknown batch strategy {strategy!r}; choose one of "
+                           f"{', '.join(BATCH_STRATEGIES)}")
     if not 0.0 <= alpha <= 1.0:
         raise PolyretError(f"--alpha must be in [0, 1] (share of x_x_mono batches in hybrid), got {alpha}")
     if not (tau >= 0.0 and math.isfinite(tau)):
@@ -409,8 +454,9 @@ def _validate(
         raise PolyretError(
             f"--batch-size {batch_size} (the global batch) must be divisible by the world size {world_size}"
         )
-    if per_example_pairs and strategy not in ("x_y", "hybrid"):
-        raise PolyretError(f"--per-example-pairs applies to x_y and hybrid batches, not to strategy {strategy}")
+    if per_example_pairs and not BATCH_STRATEGIES[strategy].per_example_pairs_allowed:
+        allowed = ", ".join(n for n, s in BATCH_STRATEGIES.items() if s.per_example_pairs_allowed)
+        raise PolyretError(f"--per-example-pairs applies to {allowed} batches, not to strategy {strategy}")
     if not groups:
         raise PolyretError(f"batch strategy {strategy}: no training groups")
     if repeated := [i for i, n in Counter(g.id for g in groups).items() if n > 1]:
@@ -463,7 +509,7 @@ def make_sampler(
     per_example_pairs: bool = False,
     same_language_negatives: bool = False,
 ) -> BatchSampler:
-    """A sampler for `strategy` (one of STRATEGIES); `batch_size` is global, `languages` restricts both sides.
+    """A sampler for `strategy` (a name of BATCH_STRATEGIES); `batch_size` is global, `languages` restricts both sides.
 
     `same_language_negatives`: every example of a cross-lingual batch gets a negative in its query's language."""
     return BatchSampler(

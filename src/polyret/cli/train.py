@@ -14,7 +14,8 @@ from polyret.cli.common import console, default_data_dir, friendly
 def train(
     config: Optional[Path] = typer.Option(None, help="YAML config; flags given here override it"),
     model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory or a hub id"),
-    strategy: Optional[str] = typer.Option(None, help="x_x_mono, x_y, hybrid (default), hybrid+noise, x_x or en_en"),
+    strategy: Optional[str] = typer.Option(None, help="a batch strategy: x_x_mono, x_y, hybrid (default), x_x, en_en "
+                                           "or one registered in sampling.BATCH_STRATEGIES, optionally +noise"),
     alpha: Optional[float] = typer.Option(None, help="hybrid: probability of a monolingual batch (0.5)"),
     tau: Optional[float] = typer.Option(None, help="language (pair) sampling: p ~ n^tau (1.0)"),
     per_example_pairs: Optional[bool] = typer.Option(None, help="x_y: draw the language pair per example"),
@@ -54,7 +55,8 @@ def train(
                                          "that feed both batch kinds)"),
     output: Optional[Path] = typer.Option(None, help="model directory to write (runs/train)"),
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda[:N]; under torchrun auto/cuda give each rank cuda:LOCAL_RANK"),
-    mixed_precision: Optional[str] = typer.Option(None, help="auto (bf16 on GPUs that have it, else none), no, bf16 or fp16 (GPU only)"),
+    mixed_precision: Optional[str] = typer.Option(None, help="auto (bf16 on GPUs that have it, else none), fast (bf16 "
+                                                  "wherever it is native, GPU or CPU, else none), no, bf16 or fp16 (GPU only)"),
     check_leakage: Optional[bool] = typer.Option(None, help="refuse training text that overlaps XQuAD-R (yes)"),
     noise_dialects: Optional[str] = typer.Option(None, help="dialectal noise targets, e.g. all-* or ar-egy,de-gsw "
                                                  "(default with --strategy hybrid+noise: all-*)"),

@@ -2,33 +2,30 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from polyret.data.benchmark import RetrievalBenchmark
 from polyret.data.generic import load_generic
 from polyret.data.xquad_r import load_xquad_r
 from polyret.errors import PolyretError
+from polyret.evaluate import stages
 from polyret.evaluate.config import SAVED_CONFIG, EvaluateConfig
-from polyret.evaluate.metrics import RetrievalMetrics, compute_metrics, cross_check, write_trec_run
+from polyret.evaluate.metrics import RetrievalMetrics, compute_metrics, cross_check
 from polyret.evaluate.search import exact_search
-from polyret.evaluate.transforms import (ROLES, LanguageMeans, Role, TransformSpec, apply_transform, parse_transform,
-                                         sample_indices, tatoeba_texts, training_texts)
+from polyret.evaluate.transforms import LanguageMeans, TransformSpec, apply_transform, parse_transform
 from polyret.model.encoder import Encoder
 from polyret.noise.apply import QueryNoise
 from polyret.noise.tables import parse_spec
 from polyret.provenance import code_version, environment
-from polyret.report.figures import pair_heatmap
 from polyret.report.io import write_json_atomic, write_text_atomic
+from polyret.report.schema import EVALUATION_VERSION, write_evaluation
 
 STATS_FILE = "transform_stats.npz"
 RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustness.json", "robustness.png",
@@ -93,102 +90,6 @@ def clear_results(output: Path) -> None:
         (output / name).unlink(missing_ok=True)
 
 
-MEMMAP_BYTES = 256 * 2**20
-"""Embedding matrices above this size live in a memory-mapped file (a 1M x 384 pool is 1.5 GB)."""
-
-
-def pool_array(encoder: Encoder, n: int) -> np.ndarray | None:
-    """None (a plain array) for small matrices; above MEMMAP_BYTES an unlinked temporary file mapped into memory,
-    beside the embedding cache, so the pool's pages can leave RAM and it is never held twice."""
-    if n * encoder.dim * 4 <= MEMMAP_BYTES:
-        return None
-    root = Path(encoder.cache().path).parent
-    handle, name = tempfile.mkstemp(prefix="pool-", suffix=".f32", dir=root)
-    os.close(handle)
-    try:
-        return np.memmap(name, dtype=np.float32, mode="w+", shape=(n, encoder.dim))
-    finally:
-        os.unlink(name)  # the mapping keeps the data; the file goes when the array does
-
-
-def _encode_with_progress(encoder: Encoder, jobs: list[tuple[list[str], Role]], console: Console,
-                          label: str) -> tuple[list[np.ndarray], dict[str, Any]]:
-    """Encode each (texts, role) job through the cache, with one progress bar over the texts not yet cached."""
-    todo = sum(encoder.count_missing(texts, role) for texts, role in jobs)
-    here_before = 0 if encoder.sharding is None else encoder.sharding.texts_here
-    start = time.perf_counter()
-    columns = (TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TextColumn("texts"),
-               TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=False, disable=todo == 0) as bar:
-        task = bar.add_task("encode", total=todo)
-        def advance(n: int) -> None:
-            bar.advance(task, n)
-
-        arrays = [encoder.encode(texts, role, progress=advance, out=pool_array(encoder, len(texts)))
-                  for texts, role in jobs]
-    seconds = time.perf_counter() - start
-    stats = {"texts_encoded": todo, "encode_seconds": round(seconds, 2),
-             "texts_per_second": round(todo / seconds, 2) if todo and seconds > 0 else None,
-             "distinct_texts": sum(len(set(encoder.prefixed(texts, role))) for texts, role in jobs),
-             "ranks": 1 if encoder.sharding is None else encoder.sharding.world}
-    if encoder.sharding is not None:
-        stats["texts_encoded_on_rank_0"] = encoder.sharding.texts_here - here_before
-    return arrays, stats
-
-
-def encode_benchmark(
-    bench: RetrievalBenchmark, encoder: Encoder, console: Console
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Query and candidate vectors, each distinct text encoded once and cached; with a progress bar."""
-    q_texts = [q.text for q in bench.queries]
-    c_texts = [c.text if c.context is None else f"{c.text} {c.context}" for c in bench.candidates]
-    (queries, cands), stats = _encode_with_progress(encoder, [(q_texts, "query"), (c_texts, "passage")], console,
-                                                    "encoding")
-    return queries, cands, stats
-
-
-def read_source_texts(spec: TransformSpec, options: EvaluateConfig, languages: list[str]) -> dict[str, list[str]]:
-    """The source's texts per language (none for the oracle); read before encoding, so a gap fails fast."""
-    if spec.oracle:
-        return {}
-    reader = tatoeba_texts if spec.source == "tatoeba" else training_texts
-    return reader(options.data_dir, languages, options.transform_max_per_language)
-
-
-def estimate_transform_stats(
-    spec: TransformSpec, bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
-    source_texts: dict[str, list[str]], queries: np.ndarray, cands: np.ndarray, console: Console,
-) -> tuple[LanguageMeans, dict[str, Any]]:
-    """Per-role language means for the evaluation set's languages, from the named source (see transforms.py)."""
-    langs = bench.languages
-    if spec.oracle:
-        rows = {"query": (queries, np.array([q.lang for q in bench.queries])),
-                "passage": (cands, np.array([c.lang for c in bench.candidates]))}
-        vectors: dict[Role, np.ndarray] = {}
-        labels: dict[Role, list[str]] = {}
-        for role, (matrix, row_langs) in rows.items():
-            picked = np.concatenate([rows_of[sample_indices(len(rows_of), options.transform_max_per_language)]
-                                     for rows_of in (np.flatnonzero(row_langs == lang) for lang in langs)])
-            vectors[role], labels[role] = matrix[picked], row_langs[picked].tolist()
-        return LanguageMeans.estimate(vectors, labels, langs, spec.source), {}
-    flat = [t for lang in langs for t in source_texts[lang]]
-    flat_langs = [lang for lang in langs for _ in source_texts[lang]]
-    arrays, stats = _encode_with_progress(encoder, [(flat, role) for role in ROLES], console,
-                                          f"{spec.source} statistics")
-    return LanguageMeans.estimate(dict(zip(ROLES, arrays)), {role: flat_langs for role in ROLES}, langs,
-                                  spec.source), stats
-
-
-def _index_arrays(bench: RetrievalBenchmark) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
-    langs = bench.languages
-    lang_index = {lang: i for i, lang in enumerate(langs)}
-    cand_index = {c.id: i for i, c in enumerate(bench.candidates)}
-    query_lang = np.array([lang_index[q.lang] for q in bench.queries], dtype=np.int64)
-    cand_lang = np.array([lang_index[c.lang] for c in bench.candidates], dtype=np.int64)
-    relevant = [np.array(sorted(cand_index[c] for c in bench.qrels[q.id]), dtype=np.int64) for q in bench.queries]
-    return langs, query_lang, cand_lang, relevant
-
-
 def evaluate(
     bench: RetrievalBenchmark,
     encoder: Encoder,
@@ -196,43 +97,29 @@ def evaluate(
     output: Path,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    """Encode, rank, score; write results.json, the heatmap and optionally a TREC run into `output`."""
+    """Encode, rank, score; write results.json, the heatmap and optionally a TREC run into `output`.
+
+    The stages (polyret.evaluate.stages) in order: noise the queries, encode, transform, search, score, artefacts;
+    each can be called alone."""
     console = console or Console(stderr=True)
     spec = transform_spec(options)
     noise = query_noise(options)
-    noise_section: dict[str, Any] | None = None
-    if noise is not None:
-        noised_queries, tally = noise.apply(bench.queries)
-        bench = replace(bench, queries=noised_queries)
-        noise_section = {**noise.describe(), **tally.to_dict()}
-    source_texts = read_source_texts(spec, options, bench.languages) if spec is not None else {}
+    bench, noise_section = stages.noise_queries(bench, noise)
+    source_texts = stages.read_source_texts(spec, options, bench.languages) if spec is not None else {}
     started = time.perf_counter()
-    queries, cands, encode_stats = encode_benchmark(bench, encoder, console)
+    queries, cands, encode_stats = stages.encode_benchmark(bench, encoder, console)
     clear_results(output)  # the model loaded and encoded: the old results can go
-    transform_section: dict[str, Any] | None = None
-    stats: LanguageMeans | None = None
-    if spec is not None:
-        t0 = time.perf_counter()
-        stats, source_encoding = estimate_transform_stats(spec, bench, encoder, options, source_texts, queries,
-                                                           cands, console)
-        queries = apply_transform(spec, stats, queries, [q.lang for q in bench.queries], "query")
-        cands = apply_transform(spec, stats, cands, [c.lang for c in bench.candidates], "passage")
+    transformed = stages.transform(spec, bench, encoder, options, source_texts, queries, cands, console)
+    queries, cands, stats = transformed.queries, transformed.candidates, transformed.stats
+    if stats is not None:
         stats.save(output / STATS_FILE)
-        transform_section = {
-            "name": spec.name, "k": spec.k, "source": spec.source, "oracle": spec.oracle,
-            "max_per_language": options.transform_max_per_language,
-            "statistics": "per role: query-side means from texts encoded as queries, candidate-side from passages",
-            "counts": stats.counts, "stats_file": STATS_FILE, "stats_sha256": stats.sha256(),
-            "source_encoding": source_encoding, "seconds": round(time.perf_counter() - t0, 2),
-        }
-    langs, query_lang, cand_lang, relevant = _index_arrays(bench)
+    langs, query_lang, cand_lang, relevant = stages.index_arrays(bench)
     if options.search != "exact":
         return _evaluate_topk(bench, encoder, options, output, queries, cands, relevant, encode_stats, started,
                               noise_section)
     t0 = time.perf_counter()
-    ranks = exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=options.top_k,
-                         device=encoder.device)
-    metrics = compute_metrics(ranks, query_lang, cand_lang, langs, query_ids=[q.id for q in bench.queries])
+    ranks = stages.search(bench, queries, cands, k=options.top_k, device=encoder.device)
+    metrics = stages.score(bench, ranks)
     search_seconds = time.perf_counter() - t0
     metric_dict = metrics.to_dict(per_query=True)
     cross = cross_check(ranks, metrics)
@@ -241,22 +128,15 @@ def evaluate(
         "library_cross_check": cross,
         "search": {"engine": "exact", "device": str(encoder.device),
                    "path": "torch" if encoder.device.type == "cuda" else "numpy"},
-        "transform": transform_section,
+        "transform": None if transformed.section is None else {**transformed.section, "stats_file": STATS_FILE},
         "query_noise": noise_section,
         "code_version": code_version(),
         "environment": environment(),
         "timing": {**encode_stats, "search_seconds": round(search_seconds, 2),
                    "total_seconds": round(time.perf_counter() - started, 2)},
     }
-    pair = metric_dict["pair_map"]
-    label = "" if spec is None else f" + {spec.label} ({'ORACLE: ' if spec.oracle else ''}{spec.source} stats)"
-    pair_heatmap(pair["matrix"], pair["languages"], output / "pair_map.png",
-                 title=f"{bench.name}: per-pair mAP, {encoder.options.model}{label}\n"
-                       + "  ".join(f"{name} {_num(metric_dict[key])}" for name, key in
-                                   (("Mo", "mo_map"), ("Cr", "cr_map"), ("Mul", "mul_map"))))
-    if options.trec_run:
-        write_trec_run(output / "run.trec", ranks, [q.id for q in bench.queries], [c.id for c in bench.candidates],
-                       tag=encoder.options.model)
+    stages.write_artefacts(output, bench, encoder.options.model, metric_dict, ranks, spec,
+                           trec_run=options.trec_run)
     if options.robustness:
         t0 = time.perf_counter()
         result["robustness"] = _robustness(bench, encoder, options, spec, stats, cands, relevant, query_lang,
@@ -270,17 +150,17 @@ def _identity(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConf
               metrics: dict[str, Any]) -> dict[str, Any]:
     """The head of every results.json: version, time, metrics, and what was evaluated how."""
     return {
-        "polyret_result_version": 1,
+        "polyret_result_version": EVALUATION_VERSION,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "metrics": metrics,
         "model": encoder.describe(),
-        "benchmark": {
+        "benchmark": {  # the loader's options first: the languages evaluated, not the selection asked for
+            **bench.options,
             "name": bench.name,
             "n_queries": len(bench.queries),
             "n_candidates": len(bench.candidates),
             "languages": bench.languages,
             "files_sha256": bench.files,
-            **bench.options,
         },
         "options": {**options.evaluation_options(),
                     "encoder": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(encoder.options).items()}},
@@ -290,7 +170,7 @@ def _identity(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConf
 def _save(output: Path, options: EvaluateConfig, encoder: Encoder, result: dict[str, Any]) -> None:
     saved = options.with_encoder(encoder.options).model_copy(update={"output": output})
     write_text_atomic(output / SAVED_CONFIG, saved.to_yaml())  # `--config` this file to repeat the run
-    write_json_atomic(output / "results.json", result)  # last: its presence means the run finished
+    write_evaluation(output / "results.json", result)  # last: its presence means the run finished
 
 
 def _evaluate_topk(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig, output: Path,
@@ -322,10 +202,6 @@ def _evaluate_topk(bench: RetrievalBenchmark, encoder: Encoder, options: Evaluat
     return result
 
 
-def _num(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
 def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateConfig,
                 spec: TransformSpec | None, stats: LanguageMeans | None, cands: np.ndarray,
                 relevant: list[np.ndarray], query_lang: np.ndarray, cand_lang: np.ndarray, langs: list[str],
@@ -335,7 +211,7 @@ def _robustness(bench: RetrievalBenchmark, encoder: Encoder, options: EvaluateCo
     from polyret.report.figures import robustness_figure
 
     def score(queries: list[Any]) -> tuple[np.ndarray, dict[str, float]]:
-        (vectors,), _ = _encode_with_progress(encoder, [([q.text for q in queries], "query")], console,
+        (vectors,), _ = stages.encode_with_progress(encoder, [([q.text for q in queries], "query")], console,
                                               "noised queries")
         if spec is not None and stats is not None:
             vectors = apply_transform(spec, stats, vectors, [q.lang for q in queries], "query")

@@ -18,6 +18,8 @@ from typing import Any
 from polyret.data.dialects import NAME as DIALECTS
 from polyret.data.dialects import VARIETIES
 from polyret.errors import PolyretError
+from polyret.report.schema import read_study
+from polyret.strategy import Strategy
 from polyret.study.report import _code, _diff
 
 RESULTS = "results.json"
@@ -28,13 +30,10 @@ def ablation_rows(arms: dict[str, Path], design: str = "controlled") -> list[dic
     rows: list[dict[str, Any]] = []
     for arm, directory in arms.items():
         path = Path(directory) / RESULTS
-        try:
-            summary = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as err:
-            raise PolyretError(f"ablation arm {arm!r}: cannot read {path} ({err.strerror}); run the study first")
-        except json.JSONDecodeError as err:
-            raise PolyretError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-        cells = [c for c in summary.get("cells", []) if c.get("strategy") == "hybrid+noise"
+        if not path.is_file():
+            raise PolyretError(f"ablation arm {arm!r}: no {path}; run the study first")
+        summary = read_study(path)
+        cells = [c for c in summary["cells"] if Strategy.parse(c["strategy"]) == Strategy("hybrid", noise=True)
                  and c.get("design", "practical") == design and c.get("status") == "done"]
         if not cells:
             raise PolyretError(f"{path}: no finished hybrid+noise cell of the {design} design")

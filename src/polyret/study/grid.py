@@ -12,29 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from polyret.errors import PolyretError
 from polyret.evaluate.config import EvaluateConfig
-from polyret.study.profiles import BASE_STRATEGIES, TRANSFORMS, Profile
+from polyret.strategy import Strategy, check_strategies
+from polyret.study.profiles import Profile
 from polyret.train.config import TrainConfig
-
-
-def split_strategy(strategy: str) -> tuple[str, str | None]:
-    """'hybrid+noise+center' -> ('hybrid+noise', 'center'); 'x_y' -> ('x_y', None)."""
-    for transform in TRANSFORMS:
-        if strategy.endswith("+" + transform):
-            return strategy[: -len(transform) - 1], transform
-    return strategy, None
-
-
-def check_strategies(strategies: list[str]) -> None:
-    for strategy in strategies:
-        base, _ = split_strategy(strategy)
-        if base not in BASE_STRATEGIES:
-            raise PolyretError(f"--strategies: unknown strategy {strategy!r}; known: {', '.join(BASE_STRATEGIES)}, "
-                               f"each optionally with +center or +subspace")
-    duplicates = sorted({s for s in strategies if strategies.count(s) > 1})
-    if duplicates:
-        raise PolyretError(f"--strategies: {duplicates[0]!r} is listed twice")
 
 
 def _model_name(model: str) -> str:
@@ -50,21 +31,22 @@ def _safe(name: str) -> str:
 @dataclass(frozen=True)
 class Cell:
     model: str
-    strategy: str
+    strategy: Strategy
     seed: int | None = None  # None for cells that do not train
     design: str | None = None  # practical or controlled for cells that train (None: practical), None otherwise
 
     @property
-    def base(self) -> str:
-        return split_strategy(self.strategy)[0]
+    def base(self) -> Strategy:
+        """What is trained: cells with one base, seed and design share a model."""
+        return self.strategy.base
 
     @property
     def transform(self) -> str | None:
-        return split_strategy(self.strategy)[1]
+        return self.strategy.transform
 
     @property
     def trains(self) -> bool:
-        return self.base != "zero_shot"
+        return self.strategy.trains
 
     @property
     def slug(self) -> str:
@@ -83,12 +65,12 @@ class Cell:
 
 
 def cells_of(models: list[str], profile: Profile) -> list[Cell]:
-    check_strategies(profile.strategies)
+    strategies = check_strategies(profile.strategies)
     out = []
     for model in models:
         for index, design in enumerate(profile.designs):  # each design's trained cells; zero-shot ones once
-            for strategy in profile.strategies:
-                if split_strategy(strategy)[0] == "zero_shot":
+            for strategy in strategies:
+                if not strategy.trains:
                     if index == 0:
                         out.append(Cell(model, strategy))
                 else:
@@ -101,14 +83,14 @@ def train_config(cell: Cell, profile: Profile, data_dir: Path, output: Path, dev
     and the design, which decides the groups (the same set for every strategy of a design)."""
     budget = profile.train
     return TrainConfig(
-        model=cell.model, strategy=cell.base, alpha=budget.alpha, steps=budget.steps,  # type: ignore[arg-type]
+        model=cell.model, strategy=cell.base.name, alpha=budget.alpha, steps=budget.steps,
         batch_size=budget.batch_size, lr=budget.lr, query_max_length=budget.query_max_length,
         passage_max_length=budget.passage_max_length, seed=cell.seed or 0, checkpoint_every=budget.checkpoint_every,
         data_dir=data_dir, sources=budget.sources, languages=budget.languages, output=output, device=device,
         train_files=budget.train_files, ntrex_window=budget.ntrex_window, holdout_languages=budget.holdout_languages,
         design=cell.design or "practical",
         freeze_embeddings=budget.freeze_embeddings,
-        noise=budget.noise if cell.base == "hybrid+noise" else None,
+        noise=budget.noise if cell.base.noise else None,
         loss=budget.loss, margin=budget.margin, distill_weight=budget.distill_weight,
         same_language_negatives=budget.same_language_negatives, grad_accum=budget.grad_accum,
         mixed_precision=budget.mixed_precision,

@@ -9,17 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from polyret.errors import PolyretError
 from polyret.evaluate.dev import DevSetConfig
 from polyret.noise.apply import NoiseConfig
+from polyret.strategy import check_strategies
 
 ProfileName = Literal["smoke", "quick", "standard", "full"]
 Design = Literal["practical", "controlled"]
 
-TRAINED_STRATEGIES = ("x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en")
-BASE_STRATEGIES = ("zero_shot", *TRAINED_STRATEGIES)
-TRANSFORMS = ("center", "subspace")
+# strategy names are polyret.strategy.Strategy values written out (parsed and checked when a profile is built)
 # hybrid+noise+center: the trained model with the training-free transform on top ("do they add up?")
 DEFAULT_STRATEGIES = ["zero_shot", "zero_shot+center", "zero_shot+subspace", "x_x_mono", "x_y", "hybrid",
                       "hybrid+noise", "hybrid+noise+center"]
@@ -50,7 +50,7 @@ class TrainBudget(BaseModel):
     distill_weight: float = Field(0.0, ge=0)
     same_language_negatives: bool = False
     grad_accum: int = Field(1, ge=1)
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    mixed_precision: Literal["auto", "fast", "no", "bf16", "fp16"] = "auto"
 
 
 class DevEval(BaseModel):
@@ -72,7 +72,8 @@ class Profile(BaseModel):
     name: ProfileName
     languages: list[str] | None = Field(None, description="XQuAD-R languages (None: all 11)")
     articles: int | None = Field(None, description="first K aligned XQuAD-R articles (None: all 48)")
-    strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES))
+    strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES),
+                                  description="polyret.strategy names, each parsed and written back canonically")
     seeds: list[int] = Field(default_factory=lambda: [0], description="one trained cell per seed")
     train: TrainBudget = Field(default_factory=TrainBudget)
     transform_source: str = Field("tatoeba", description="statistics of the training-free baselines")
@@ -90,6 +91,20 @@ class Profile(BaseModel):
     mlqa_r_articles: int | None = Field(None, ge=1, description="MLQA-R: the questions of the first K English "
                                                                 "articles (None: all 4,199 questions)")
 
+    @field_validator("strategies")
+    @classmethod
+    def _parsed_strategies(cls, names: list[str]) -> list[str]:
+        try:
+            return [strategy.name for strategy in check_strategies(names)]
+        except PolyretError as error:
+            raise ValueError(str(error)) from None
+
+
+RECIPE = {"distill_weight": 1.0, "mixed_precision": "fast"}
+"""The recipe of every trained cell of the quick, standard and full profiles (docs/training.md, "The recipe"): the
+contrastive loss plus distillation toward the frozen base model, which was the one lever of the probe that raised
+whole-pool Mul mAP (results/levers-probe), in bfloat16 where the hardware has it natively (the same scores in half
+the step time on this project's CPU; elsewhere float32)."""
 
 PROFILES: dict[str, Profile] = {
     # about a minute with the embedded model: CI runs it (with tiny models)
@@ -97,19 +112,21 @@ PROFILES: dict[str, Profile] = {
                      mlqa_r_articles=2,
                      train=TrainBudget(steps=4, batch_size=8, query_max_length=32, passage_max_length=48,
                                        languages=["ar", "de", "en", "zh"], checkpoint_every=2)),
-    # the default: all 11 languages on the probe subset (docs/design.md section 3), one seed, a short fine-tune
-    "quick": Profile(name="quick", articles=4, designs=["practical", "controlled"], dialect_sentences=100,
-                     mlqa_r_articles=40),
+    # the default: all 11 languages on the probe subset (docs/design.md section 3), one seed, a short fine-tune of
+    # the controlled design (the research question) in about 15 minutes on 2 CPU cores
+    "quick": Profile(name="quick", articles=4, designs=["controlled"], dialect_sentences=100, mlqa_r_articles=40,
+                     strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
+                     train=TrainBudget(**RECIPE)),
     # the whole benchmark on 2 CPU cores in at most 2.5 h (STANDARD_BUDGET: what it took)
     "standard": Profile(name="standard", seeds=[0, 1], designs=["controlled"],
                         strategies=["zero_shot", "zero_shot+center", "x_x_mono", "x_y", "hybrid", "hybrid+noise"],
-                        train=TrainBudget(steps=120, batch_size=16, checkpoint_every=40),
+                        train=TrainBudget(steps=120, batch_size=16, checkpoint_every=40, **RECIPE),
                         dev=DevEval(every=40, keep_best=True)),
     # the whole benchmark, longer training, three seeds, transforms on every trained model (GPU or a long CPU run)
     "full": Profile(name="full", seeds=[0, 1, 2], designs=["practical", "controlled"],
                     strategies=[*DEFAULT_STRATEGIES, "x_x", "en_en", "hybrid+center", "x_y+center"],
                     train=TrainBudget(steps=2000, batch_size=64, lr=2e-5, query_max_length=64, passage_max_length=128,
-                                      checkpoint_every=250)),
+                                      checkpoint_every=250, **RECIPE)),
 }
 
 STANDARD_BUDGET = """Why `standard` trains 120 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.

@@ -22,6 +22,7 @@ from polyret.evaluate.config import EvaluateConfig, evaluation_dtype
 from polyret.evaluate.runner import evaluate, load_benchmark, prepare_output
 from polyret.model.encoder import Encoder, EncoderOptions
 from polyret.report.io import write_json_atomic, write_text_atomic
+from polyret.report.schema import write_study
 from polyret.study.grid import Cell, cell_options, cells_of, train_config
 from polyret.study.profiles import Profile
 from polyret.study.report import render_report
@@ -92,7 +93,7 @@ def run_study(models: list[str], profile: Profile, data_dir: Path, output: Path,
         console.print(clock.tick(cell, time.perf_counter() - began, skipped=status[cell.slug].get("seconds") is None
                                  and status[cell.slug]["status"] == "done"), highlight=False)
     summary = collect(output, cells, status, profile, models, extras_paths, leakage)
-    write_json_atomic(output / "results.json", summary)
+    write_study(output / "results.json", summary)
     write_text_atomic(output / "report.md", render_report(summary, output))
     return summary
 

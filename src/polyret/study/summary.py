@@ -19,7 +19,9 @@ from polyret.errors import PolyretError
 from polyret.provenance import code_version
 from polyret.report.stats import bootstrap_ci, bootstrap_macro_ci, clusters_from_ids, compare, two_level_ci, two_level_difference
 from polyret.report.stats import per_query_array as _array
+from polyret.report.schema import STUDY_VERSION, read_evaluation
 from polyret.sampling import SAMPLER_INFO
+from polyret.strategy import Strategy
 from polyret.study.grid import Cell
 from polyret.study.profiles import Profile
 from polyret.train.config import read_saved_config
@@ -71,7 +73,9 @@ def same_language_share(metrics: dict[str, Any]) -> float | None:
 
 
 def _read(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    return read_evaluation(path) if path.name == "results.json" else json.loads(path.read_text())
 
 
 def _training(out: Path) -> dict[str, Any] | None:
@@ -144,11 +148,13 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
     dialect_pq: dict[str, dict[str, Any]] = {}  # per-query arrays of the dialect benchmark, per cell
     noised_pq: dict[str, dict[str, Any]] = {}
     extra_pq: dict[str, dict[str, dict[str, Any]]] = {}  # extra benchmark -> cell -> per-query arrays
-    by_key = {(c.model, c.strategy, c.seed, c.design): c.slug for c in cells}  # baselines: same design
+    by_key = {(c.model, c.strategy.name, c.seed, c.design): c.slug for c in cells}  # baselines: same design
+    strategy_of = {c.slug: c.strategy for c in cells}
     for cell in cells:
         info = status.get(cell.slug, {"status": "missing"})
         cell_dir = output / "cells" / cell.slug
-        row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy, "base": cell.base,
+        row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy.name,
+                               "base": cell.base.name,
                                "transform": cell.transform, "seed": cell.seed, "design": cell.design,
                                "status": info["status"]}
         result = _read(cell_dir / "results.json") if info["status"] == "done" else None
@@ -221,16 +227,17 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
                 theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
                 row["noise_change_versus"][baseline] = compare(
                     mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
-        hybrid = by_key.get((row["model"], "hybrid", row["seed"], row["design"]))
-        if row["strategy"] == "hybrid+noise" and row["cell"] in dialect_pq and hybrid in dialect_pq:
+        strategy = strategy_of[row["cell"]]
+        noiseless = by_key.get((row["model"], strategy.batches, row["seed"], row["design"]))
+        if strategy == Strategy("hybrid", noise=True) and row["cell"] in dialect_pq and noiseless in dialect_pq:
             # does training noise help real dialect queries? per variety, paired by sentence
             row["extra"][DIALECTS]["noise_versus_hybrid"] = variety_differences(dialect_pq[row["cell"]],
-                                                                               dialect_pq[hybrid])
+                                                                               dialect_pq[noiseless])
         untransformed = by_key.get((row["model"], row["base"], row["seed"], row["design"]))
         if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
             # "do they add up?": the transform on top of the same model
             row["versus"][row["base"]] = paired(clean_pq[row["cell"]], clean_pq[untransformed])
-    out = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    out = {"polyret_study_version": STUDY_VERSION, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
            "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
            "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
            "code_version": code_version(), "output": str(output)}

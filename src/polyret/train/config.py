@@ -11,9 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from polyret.errors import PolyretError
 from polyret.options import comma_list, read_yaml_options
 from polyret.noise.apply import NoiseConfig
+from polyret.strategy import Strategy
 
-# "hybrid+noise" is hybrid batching with the `noise` section applied (its defaults if the config has none).
-Strategy = Literal["x_x_mono", "x_y", "hybrid", "hybrid+noise", "x_x", "en_en"]
 
 
 class TrainConfig(BaseModel):
@@ -22,7 +21,8 @@ class TrainConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = "embedded:me5-small"
-    strategy: Strategy = "hybrid"
+    strategy: str = Field("hybrid", description="a batch strategy (sampling.BATCH_STRATEGIES), optionally "
+                          "+noise: its batches with the `noise` section applied (its defaults if the config has none)")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="hybrid: probability of a monolingual batch")
     tau: float = Field(1.0, ge=0.0, description="language (pair) sampling temperature: p ~ n^tau")
     per_example_pairs: bool = Field(False, description="x_y: draw the language pair per example, not per batch")
@@ -61,7 +61,7 @@ class TrainConfig(BaseModel):
         "practical", description="controlled: only groups that can feed monolingual and cross-lingual batches")
     output: Path = Path("runs/train")
     device: str = "auto"
-    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    mixed_precision: Literal["auto", "fast", "no", "bf16", "fp16"] = "auto"
     check_leakage: bool = Field(True, description="refuse to train on text that overlaps the evaluation sets")
     noise: NoiseConfig | None = Field(None, description="synthetic dialectal noise on training pairs")
 
@@ -72,9 +72,20 @@ class TrainConfig(BaseModel):
             return comma_list(value)
         return value
 
+    @field_validator("strategy")
+    @classmethod
+    def _trainable_strategy(cls, value: str) -> str:
+        try:
+            parsed = Strategy.parse(value)
+        except PolyretError as error:
+            raise ValueError(str(error)) from None
+        if not parsed.trains or parsed.transform is not None:
+            raise ValueError(f"{value!r} is not a training strategy (a transform is applied at evaluation)")
+        return parsed.name
+
     @model_validator(mode="after")
-    def _noise_for_hybrid_noise(self) -> "TrainConfig":
-        if self.strategy == "hybrid+noise" and self.noise is None:
+    def _noise_for_noise_strategy(self) -> "TrainConfig":
+        if self.parsed_strategy.noise and self.noise is None:
             self.noise = NoiseConfig()
         return self
 
@@ -95,9 +106,13 @@ class TrainConfig(BaseModel):
         return [lang for lang in (self.languages or XQUAD_R_LANGUAGES) if lang not in held]
 
     @property
+    def parsed_strategy(self) -> Strategy:
+        return Strategy.parse(self.strategy)
+
+    @property
     def sampler_strategy(self) -> str:
         """The batch sampler behind the strategy name (noise is applied to its batches, not a sampler)."""
-        return "hybrid" if self.strategy == "hybrid+noise" else self.strategy
+        return self.parsed_strategy.batches
 
     @property
     def effective_warmup(self) -> int:

@@ -21,11 +21,18 @@ def resolve_mode(requested: str, device: torch.device) -> Mode:
     """`auto` is bf16 on a GPU that supports it, else full precision. fp16 needs a GPU; bf16 runs on a GPU or on a
     CPU that multiplies bfloat16 in hardware (AMX / AVX512-BF16: model/quantize.native_bfloat16), where an
     emulated bfloat16 would be slower than float32. On the CPU bf16 is opt-in (`auto` stays float32 there, so
-    earlier CPU runs reproduce)."""
+    earlier CPU runs reproduce); `fast` opts in wherever bf16 is native and falls back to float32 elsewhere, so a
+    profile can ask for it on any machine (the mode a run got is in its log)."""
     if requested == "auto":
         return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported() else "no"
+    if requested == "fast":  # bf16 wherever it is faster (a GPU that has it, a CPU that has it natively), else no
+        if device.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "no"
+        from polyret.model.quantize import native_bfloat16
+
+        return "bf16" if device.type == "cpu" and native_bfloat16() else "no"
     if requested not in ("no", "bf16", "fp16"):
-        raise PolyretError(f"--mixed-precision {requested}: use auto, no, bf16 or fp16")
+        raise PolyretError(f"--mixed-precision {requested}: use auto, fast, no, bf16 or fp16")
     if requested == "bf16" and device.type == "cpu":
         from polyret.model.quantize import native_bfloat16
 
