@@ -25,6 +25,10 @@ def train(
     batch_size: Optional[int] = typer.Option(None, help="pairs per step across all ranks (16)"),
     grad_accum: Optional[int] = typer.Option(None, help="micro-batches per step, gradient-cached: negatives stay the whole batch (1)"),
     lr: Optional[float] = typer.Option(None, help="peak learning rate (2e-5)"),
+    optimizer: Optional[str] = typer.Option(None, help="adamw (default) or sgd, or one registered in "
+                                            "train/optim.py OPTIMIZERS"),
+    schedule: Optional[str] = typer.Option(None, help="learning-rate schedule after warmup: linear (default), cosine "
+                                           "or constant (train/optim.py SCHEDULES)"),
     weight_decay: Optional[float] = typer.Option(None),
     warmup_steps: Optional[int] = typer.Option(None, help="-1: 10% of steps"),
     max_grad_norm: Optional[float] = typer.Option(None),

@@ -45,7 +45,9 @@ class TrainBudget(BaseModel):
     checkpoint_every: int = Field(20, ge=1)
     noise: NoiseConfig = Field(default_factory=NoiseConfig, description="hybrid+noise's noise")
     # the recipe: the same for every trained strategy of a profile (train/config.py names each option)
-    loss: Literal["infonce", "margin"] = "infonce"
+    loss: str = Field("infonce", description="train/loss.py LOSSES")
+    optimizer: str = Field("adamw", description="train/optim.py OPTIMIZERS")
+    schedule: str = Field("linear", description="train/optim.py SCHEDULES")
     margin: float = Field(0.3, ge=0, lt=2)
     distill_weight: float = Field(0.0, ge=0)
     same_language_negatives: bool = False

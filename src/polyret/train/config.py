@@ -32,12 +32,14 @@ class TrainConfig(BaseModel):
     batch_size: int = Field(16, ge=2, description="pairs per optimiser step across all ranks")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step (each batch_size/grad_accum), gradient-cached")
     lr: float = Field(2e-5, gt=0.0)
+    optimizer: str = Field("adamw", description="train/optim.py OPTIMIZERS: adamw or sgd (momentum 0.9)")
+    schedule: str = Field("linear", description="train/optim.py SCHEDULES: linear, cosine or constant, after warmup")
     weight_decay: float = Field(0.01, ge=0.0)
     warmup_steps: int = Field(-1, description="-1: 10% of steps")
     max_grad_norm: float = Field(1.0, gt=0.0)
     temperature: float = Field(0.05, gt=0.0)
     symmetric: bool = False
-    loss: Literal["infonce", "margin"] = Field("infonce", description="training objective (train/loss.py LOSSES): "
+    loss: str = Field("infonce", description="training objective (train/loss.py LOSSES): "
                                                "infonce, or margin (LaBSE's bidirectional additive-margin loss)")
     margin: float = Field(0.3, ge=0.0, lt=2.0, description="loss margin: subtracted from the true pair's cosine")
     distill_weight: float = Field(0.0, ge=0.0, description="weight of the distillation term toward the frozen base "
@@ -70,6 +72,17 @@ class TrainConfig(BaseModel):
     def _split_commas(cls, value: Any) -> Any:
         if isinstance(value, str):
             return comma_list(value)
+        return value
+
+    @field_validator("loss", "optimizer", "schedule")
+    @classmethod
+    def _registered(cls, value: str, info: Any) -> str:
+        from polyret.train.loss import LOSSES
+        from polyret.train.optim import OPTIMIZERS, SCHEDULES
+
+        registry = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}[info.field_name]
+        if value not in registry:
+            raise ValueError(f"unknown {info.field_name} {value!r}; registered: {', '.join(registry)}")
         return value
 
     @field_validator("strategy")

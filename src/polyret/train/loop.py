@@ -175,9 +175,8 @@ def prepare_data(run: Run) -> TrainData:
 # ---------------------------------------------------------------------------------------------- model
 def build_model(run: Run, data: TrainData | None = None) -> Parts:
     """Encoder, freezing, DDP, optimiser, scheduler, loss (and its teacher, for distillation) and the step."""
-    from transformers import get_linear_schedule_with_warmup
-
     from polyret.train.loss import build_loss
+    from polyret.train.optim import build_optimizer
 
     config = run.config
     encoder = Encoder(EncoderOptions(model=config.model, device=str(run.device)))
@@ -189,8 +188,7 @@ def build_model(run: Run, data: TrainData | None = None) -> Parts:
     model.train()
     wrapped = run.dist.wrap(model)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    scheduler = get_linear_schedule_with_warmup(optimizer, config.effective_warmup, config.steps)
+    optimizer, scheduler = build_optimizer(params, config)
     loss_fn = build_loss(config)
     precision = Precision(resolve_mode(config.mixed_precision, run.device), run.device)
     teacher = None
