@@ -25,7 +25,6 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 from polyret.evaluate.search import SCORE_SCALE, SearchResult, exact_search
 

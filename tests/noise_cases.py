@@ -6,7 +6,6 @@ import json
 from functools import lru_cache
 from typing import Any, Callable
 
-import pytest
 from conftest import find_data_dir, missing_data
 
 from polyret.noise import noise_text

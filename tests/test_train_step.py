@@ -13,10 +13,9 @@ import torch.nn.functional as F
 
 from polyret.errors import PolyretError
 from polyret.model.encoder import Encoder, EncoderOptions, pick_device
-from polyret.train.config import TrainConfig
 from polyret.train.loss import InfoNCELoss
 from polyret.train.precision import Precision, resolve_mode
-from polyret.train.step import RngSnapshot, TrainStep
+from polyret.train.step import RngSnapshot
 from builders import PASSAGES, QUERIES, batch, grads, make_step
 
 

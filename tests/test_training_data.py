@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from polyret.data.training import stats_json
 from polyret.data.leakage import normalize_text
 from polyret.data.sentences import covering_span, sentence_spans, split_sentences
 from polyret.data.sources import expected_sha256
-from polyret.data.training import OVERLAP_DROPPED, SOURCES, TrainingData, load_training_groups
+from polyret.data.training import OVERLAP_DROPPED, TrainingData, load_training_groups
 from polyret.errors import PolyretError
 from builders import _squad, load_shared, write_training_root  # noqa: F401 (shared builders)
 
