@@ -174,6 +174,10 @@ def test_model_save_is_staged_and_leaves_no_staging(tiny_models: dict, data_dir:
     monkeypatch.setattr(saving, "_write_model_files", real)
     train(config, resume=True)
     assert (out / "polyret_model.json").is_file() and not (out / saving.STAGING).exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir() if p.is_file() and p.name[0] != "."}
+    assert modes["model.safetensors"] == modes["polyret_model.json"] == 0o666 & ~umask, modes  # others may read it
 
 
 def _tiny_bench(tmp_path: Path) -> Path:

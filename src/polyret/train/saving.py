@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from polyret.model.encoder import Encoder
-from polyret.report.io import write_json_atomic
+from polyret.report.io import give_new_file_mode, write_json_atomic
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "sentencepiece.bpe.model",
                    "vocab.txt", "spiece.model")
@@ -40,6 +40,9 @@ def save_trained_model(encoder: Encoder, model: torch.nn.Module, out: Path, conf
 def publish_staged(staging: Path, out: Path) -> None:
     """Move a staged model directory's files into `out`, polyret_model.json last, and remove the staging folder."""
     (out / COMPLETE).unlink(missing_ok=True)
+    for path in staging.rglob("*"):  # save_pretrained stages model.safetensors as 0600: the usual mode, like the rest
+        if path.is_file():
+            give_new_file_mode(path)
     for item in sorted(staging.iterdir(), key=lambda p: p.name == COMPLETE):
         target = out / item.name
         if target.is_dir():
