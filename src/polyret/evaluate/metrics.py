@@ -135,9 +135,55 @@ def compute_metrics(
     Raises PolyretError if a query has no relevant candidate: it has no defined AP, and scoring it 0 would
     silently blame the model for a data problem.
     """
-    nq, n_langs = search.n_queries, len(languages)
+    n_langs = len(languages)
     query_lang = np.asarray(query_lang, dtype=np.int64)
     cand_lang = np.asarray(cand_lang, dtype=np.int64)
+    _check_inputs(search, query_lang, cand_lang, n_langs, query_ids)
+    pool = _pool_measures(search)
+    pairs = _pair_measures(search, query_lang, n_langs)
+    lang_n = np.bincount(query_lang, minlength=n_langs)
+    lang_rank_distance = _group_mean(query_lang, pool["rank_distance"], lang_n)
+    same_lang = (cand_lang[search.topk_indices[:, :10]] == query_lang[:, None]).mean(axis=1)
+    diagonal = np.eye(n_langs, dtype=bool)
+    pair_map, pair_r1, pair_r10 = pairs["map"], pairs["r1"], pairs["r10"]
+    return RetrievalMetrics(
+        languages=tuple(languages),
+        mul_map=_mean(pool["ap"]),
+        mul_mrr=_mean(pool["rr"]),
+        mul_r_at_1=_mean(pool["r1"]),
+        mul_r_at_10=_mean(pool["r10"]),
+        mul_ndcg_at_10=_mean(pool["ndcg10"]),
+        mo_map=_mean(pair_map[diagonal]),
+        cr_map=_mean(pair_map[~diagonal]),
+        mo_r_at_1=_mean(pair_r1[diagonal]),
+        mo_r_at_10=_mean(pair_r10[diagonal]),
+        cr_r_at_1=_mean(pair_r1[~diagonal]),
+        cr_r_at_10=_mean(pair_r10[~diagonal]),
+        r_at_1=_mean(pair_r1),
+        r_at_10=_mean(pair_r10),
+        rank_distance=_mean(lang_rank_distance),
+        pair_map=pair_map,
+        pair_r_at_1=pair_r1,
+        pair_r_at_10=pair_r10,
+        pair_n_queries=pairs["n"],
+        language_n_queries=lang_n,
+        language_mul_map=_group_mean(query_lang, pool["ap"], lang_n),
+        language_rank_distance=lang_rank_distance,
+        language_same_language_at_10=_group_mean(query_lang, same_lang, lang_n),
+        query_mul_ap=pool["ap"],
+        query_rank_distance=pool["rank_distance"],
+        query_mo_ap=pairs["query_mo_ap"],
+        query_cr_ap=pairs["query_cr_ap"],
+        query_language=query_lang,
+        query_pair_ap=pairs["query_pair_ap"],
+        query_ids=tuple(query_ids) if query_ids is not None else None,
+    )
+
+
+def _check_inputs(search: SearchResult, query_lang: np.ndarray, cand_lang: np.ndarray, n_langs: int,
+                  query_ids: Sequence[str] | None) -> None:
+    """Refuse a search result and language arrays that do not belong together, and queries with nothing relevant."""
+    nq = search.n_queries
     if search.above.shape[1] != n_langs:
         raise PolyretError(f"search counted {search.above.shape[1]} candidate languages, {n_langs} were named")
     if query_lang.shape != (nq,) or (nq and (query_lang.min() < 0 or query_lang.max() >= n_langs)):
@@ -149,16 +195,35 @@ def compute_metrics(
         cand_lang[search.pair_candidate], search.pair_language
     ):
         raise PolyretError("cand_lang does not match the one the search was run with")
-    n_rel = np.bincount(search.pair_query, minlength=nq)
-    _require_relevant(n_rel, query_ids)
+    _require_relevant(np.bincount(search.pair_query, minlength=nq), query_ids)
+    width = search.topk_indices.shape[1]
+    if width < min(10, len(cand_lang)):
+        raise PolyretError(f"the search kept only the top {width}; the same-language share needs the top 10")
 
+
+def _pool_measures(search: SearchResult) -> dict[str, np.ndarray]:
+    """Per query, against the whole multilingual pool: AP, reciprocal rank, R@1, R@10, nDCG@10, rank distance."""
+    nq = search.n_queries
+    n_rel = np.bincount(search.pair_query, minlength=nq)
     ranks = search.pool_ranks
-    query_ap = _average_precision(search.pair_query, ranks, nq)
     first, last = _first_last(search.pair_query, ranks, nq)
-    query_rank_distance = (last - first).astype(np.float64)
     dcg = np.bincount(search.pair_query, weights=np.where(ranks <= 10, 1.0 / np.log2(ranks + 1.0), 0.0), minlength=nq)
     ideal_dcg = np.cumsum(1.0 / np.log2(np.arange(2.0, 12.0)))[np.minimum(n_rel, 10) - 1]
+    return {
+        "ap": _average_precision(search.pair_query, ranks, nq),
+        "rr": 1.0 / first,
+        "r1": np.bincount(search.pair_query, weights=ranks <= 1, minlength=nq) / n_rel,
+        "r10": np.bincount(search.pair_query, weights=ranks <= 10, minlength=nq) / n_rel,
+        "ndcg10": dcg / ideal_dcg,
+        "rank_distance": (last - first).astype(np.float64),
+    }
 
+
+def _pair_measures(search: SearchResult, query_lang: np.ndarray, n_langs: int) -> dict[str, np.ndarray]:
+    """Per (query language, candidate language) cell: mAP, R@1 and R@10 with ranks inside the candidate language,
+    the number of queries, and per query its own-language AP (Mo's share), cross-language AP (Cr's) and each
+    language's AP."""
+    nq = search.n_queries
     # One group per (query, candidate language) that has relevant items; ranks inside that language.
     group_key = search.pair_query * n_langs + search.pair_language
     keys, group = np.unique(group_key, return_inverse=True)
@@ -172,61 +237,23 @@ def compute_metrics(
         return np.divide(total, pair_n, out=np.full(total.shape, np.nan), where=pair_n > 0)
 
     group_ap = _average_precision(group, lang_ranks, len(keys))
-    pair_map = pair_mean(group_ap)
-    # Per query: AP against its own language's candidates (Mo's share) and mean AP over the other languages (Cr's).
     group_query = keys // n_langs
     own = keys % n_langs == query_lang[group_query]
     n_own = np.bincount(group_query[own], minlength=nq)
     n_cross = np.bincount(group_query[~own], minlength=nq)
-    query_mo_ap = np.divide(np.bincount(group_query[own], weights=group_ap[own], minlength=nq), n_own,
-                            out=np.full(nq, np.nan), where=n_own > 0)
-    query_cr_ap = np.divide(np.bincount(group_query[~own], weights=group_ap[~own], minlength=nq), n_cross,
-                            out=np.full(nq, np.nan), where=n_cross > 0)
     query_pair_ap = np.full((nq, n_langs), np.nan)
     query_pair_ap[group_query, keys % n_langs] = group_ap
-    pair_r1 = pair_mean(np.bincount(group, weights=lang_ranks <= 1) / group_size)
-    pair_r10 = pair_mean(np.bincount(group, weights=lang_ranks <= 10) / group_size)
-    diagonal = np.eye(n_langs, dtype=bool)
-
-    width = search.topk_indices.shape[1]
-    if width < min(10, len(cand_lang)):
-        raise PolyretError(f"the search kept only the top {width}; the same-language share needs the top 10")
-    same_lang = (cand_lang[search.topk_indices[:, :10]] == query_lang[:, None]).mean(axis=1)
-    lang_n = np.bincount(query_lang, minlength=n_langs)
-    lang_rank_distance = _group_mean(query_lang, query_rank_distance, lang_n)
-
-    return RetrievalMetrics(
-        languages=tuple(languages),
-        mul_map=_mean(query_ap),
-        mul_mrr=_mean(1.0 / first),
-        mul_r_at_1=_mean(np.bincount(search.pair_query, weights=ranks <= 1, minlength=nq) / n_rel),
-        mul_r_at_10=_mean(np.bincount(search.pair_query, weights=ranks <= 10, minlength=nq) / n_rel),
-        mul_ndcg_at_10=_mean(dcg / ideal_dcg),
-        mo_map=_mean(pair_map[diagonal]),
-        cr_map=_mean(pair_map[~diagonal]),
-        mo_r_at_1=_mean(pair_r1[diagonal]),
-        mo_r_at_10=_mean(pair_r10[diagonal]),
-        cr_r_at_1=_mean(pair_r1[~diagonal]),
-        cr_r_at_10=_mean(pair_r10[~diagonal]),
-        r_at_1=_mean(pair_r1),
-        r_at_10=_mean(pair_r10),
-        rank_distance=_mean(lang_rank_distance),
-        pair_map=pair_map,
-        pair_r_at_1=pair_r1,
-        pair_r_at_10=pair_r10,
-        pair_n_queries=pair_n,
-        language_n_queries=lang_n,
-        language_mul_map=_group_mean(query_lang, query_ap, lang_n),
-        language_rank_distance=lang_rank_distance,
-        language_same_language_at_10=_group_mean(query_lang, same_lang, lang_n),
-        query_mul_ap=query_ap,
-        query_rank_distance=query_rank_distance,
-        query_mo_ap=query_mo_ap,
-        query_cr_ap=query_cr_ap,
-        query_language=query_lang,
-        query_pair_ap=query_pair_ap,
-        query_ids=tuple(query_ids) if query_ids is not None else None,
-    )
+    return {
+        "map": pair_mean(group_ap),
+        "r1": pair_mean(np.bincount(group, weights=lang_ranks <= 1) / group_size),
+        "r10": pair_mean(np.bincount(group, weights=lang_ranks <= 10) / group_size),
+        "n": pair_n,
+        "query_mo_ap": np.divide(np.bincount(group_query[own], weights=group_ap[own], minlength=nq), n_own,
+                                 out=np.full(nq, np.nan), where=n_own > 0),
+        "query_cr_ap": np.divide(np.bincount(group_query[~own], weights=group_ap[~own], minlength=nq), n_cross,
+                                 out=np.full(nq, np.nan), where=n_cross > 0),
+        "query_pair_ap": query_pair_ap,
+    }
 
 
 def check_relevance(relevant: Sequence[np.ndarray], query_ids: Sequence[str] | None = None) -> None:
