@@ -7,7 +7,7 @@ CPU machine this project is developed on.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,6 +53,13 @@ class TrainBudget(BaseModel):
     same_language_negatives: bool = False
     grad_accum: int = Field(1, ge=1)
     mixed_precision: Literal["auto", "fast", "no", "bf16", "fp16"] = "auto"
+
+    @field_validator("loss", "optimizer", "schedule")
+    @classmethod
+    def _registered(cls, value: str, info: Any) -> str:
+        from polyret.train.config import registered
+
+        return registered(info.field_name, value)
 
 
 class DevEval(BaseModel):

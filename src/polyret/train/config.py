@@ -15,6 +15,17 @@ from polyret.strategy import Strategy
 
 
 
+def registered(field: str, value: str) -> str:
+    """`value` if the registry behind `field` (loss, optimizer, schedule) has it; else a ValueError listing them."""
+    from polyret.train.loss import LOSSES
+    from polyret.train.optim import OPTIMIZERS, SCHEDULES
+
+    registry = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}[field]
+    if value not in registry:
+        raise ValueError(f"unknown {field} {value!r}; registered: {', '.join(registry)}")
+    return value
+
+
 class TrainConfig(BaseModel):
     """Every option of `polyret train`. Field names equal the CLI flags (with - for _)."""
 
@@ -77,13 +88,7 @@ class TrainConfig(BaseModel):
     @field_validator("loss", "optimizer", "schedule")
     @classmethod
     def _registered(cls, value: str, info: Any) -> str:
-        from polyret.train.loss import LOSSES
-        from polyret.train.optim import OPTIMIZERS, SCHEDULES
-
-        registry = {"loss": LOSSES, "optimizer": OPTIMIZERS, "schedule": SCHEDULES}[info.field_name]
-        if value not in registry:
-            raise ValueError(f"unknown {info.field_name} {value!r}; registered: {', '.join(registry)}")
-        return value
+        return registered(info.field_name, value)
 
     @field_validator("strategy")
     @classmethod
