@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rich.console import Console
 
 from polyret.evaluate.config import EvaluateConfig
@@ -29,6 +30,17 @@ def test_stages_called_alone_reproduce_evaluate(tmp_path: Path, tiny_models: dic
     metrics = score(bench, search(bench, queries, candidates))
     for key in ("mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance"):
         assert getattr(metrics, key) == written["metrics"][key], key
+    # an independent computation from the vectors alone: whole-pool AP of each query by brute force
+    scores = queries.astype(np.float64) @ candidates.astype(np.float64).T
+    index = {c.id: i for i, c in enumerate(bench.candidates)}
+    aps = []
+    for row, query in enumerate(bench.queries):
+        order = np.argsort(-scores[row], kind="stable")
+        rank_of = np.empty(len(order), dtype=np.int64)
+        rank_of[order] = np.arange(1, len(order) + 1)
+        ranks = np.sort([rank_of[index[c]] for c in bench.qrels[query.id]])
+        aps.append(np.mean(np.arange(1, len(ranks) + 1) / ranks))
+    assert metrics.mul_map == pytest.approx(float(np.mean(aps)), abs=1e-12)
     # no transform: the transform stage hands the vectors through untouched
     none = transform(None, bench, encoder, options, {}, queries, candidates, Console(quiet=True))
     assert none.queries is queries and none.stats is None and none.section is None

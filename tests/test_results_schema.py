@@ -33,6 +33,15 @@ def test_an_evaluation_round_trips_and_a_broken_one_is_never_written(tmp_path: P
     assert not (tmp_path / "other.json").exists()
 
 
+def test_a_generic_benchmark_result_from_before_the_schema_reads(tmp_path: Path) -> None:
+    """Before the schema, a generic benchmark's results.json recorded the languages asked for (null: all), not the
+    languages evaluated; such files (a study's extra-benchmark cells) must still read, or a resumed study fails."""
+    old = _evaluation()
+    old["benchmark"]["languages"] = None
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    assert read_evaluation(tmp_path / "results.json")["benchmark"]["languages"] is None
+
+
 def test_a_newer_version_or_a_bad_strategy_is_refused_naming_the_file(tmp_path: Path) -> None:
     newer = {**_evaluation(), "polyret_result_version": EVALUATION_VERSION + 1}
     (tmp_path / "results.json").write_text(json.dumps(newer))

@@ -57,8 +57,9 @@ def test_the_grid_and_the_profile_hold_parsed_values() -> None:
 
 def test_train_config_takes_training_strategies_only() -> None:
     assert TrainConfig(strategy="x_x_mono+noise").noise is not None
-    for bad in ("zero_shot", "hybrid+center", "mono"):
-        with pytest.raises(ValidationError, match="strategy"):
+    for bad, why in (("zero_shot", "not a training strategy"), ("hybrid+center", "not a training strategy"),
+                     ("mono", "unknown strategy 'mono'")):
+        with pytest.raises(ValidationError, match=why):
             TrainConfig(strategy=bad)
 
 
@@ -78,10 +79,26 @@ def test_a_registered_batch_strategy_trains_and_is_a_study_strategy() -> None:
         assert TrainConfig(strategy=name).sampler_strategy == name
         with pytest.raises(PolyretError, match="taken"):
             register_batch_strategy(spec)
+        for reserved in ("noise", "center", "x-y", "a+b"):
+            with pytest.raises(PolyretError, match="reserved or not a plain name"):
+                register_batch_strategy(BatchStrategy(reserved, lambda alpha: 0.5, "bad name"))
+        # a results file naming it reads in a process that never registered it: the grammar is checked, not the registry
+        assert Strategy.parse(f"{name}+center", registered_only=False).transform == "center"
     finally:
         BATCH_STRATEGIES.pop(name, None)
     with pytest.raises(PolyretError, match="unknown strategy"):
         Strategy.parse(name)
+
+
+def test_a_share_outside_0_1_is_refused_when_the_sampler_is_built() -> None:
+    name = "overshoot"
+    register_batch_strategy(BatchStrategy(name, lambda alpha: alpha * 2, "twice alpha"))
+    try:
+        make_sampler(name, translated(), batch_size=4, alpha=0.5)  # share 1.0: fine
+        with pytest.raises(PolyretError, match="share of monolingual batches is 1.6 at alpha 0.8"):
+            make_sampler(name, translated(), batch_size=4, alpha=0.8)
+    finally:
+        BATCH_STRATEGIES.pop(name, None)
 
 
 def test_per_example_pairs_names_the_strategies_that_take_it() -> None:

@@ -102,6 +102,7 @@ def test_unknown_strategies_profiles_and_extra_specs_are_refused(data_dir: Path,
     base = ["run", "--data-dir", str(data_dir), "--profile", "smoke", "--output", str(tmp_path / "s")]
     bad = runner.invoke(app, [*base, "--strategies", "zero_shot,nope"])
     assert bad.exit_code == 2 and "unknown strategy 'nope'" in bad.output
+    assert "--strategies: unknown strategy" in " ".join(bad.output.split()) and "--set" not in bad.output
     profile = runner.invoke(app, ["run", "--profile", "huge", "--output", str(tmp_path / "s")])
     assert profile.exit_code == 2 and "unknown profile 'huge'" in profile.output
     extra = runner.invoke(app, [*base, "--extra-benchmark", "nodir"])

@@ -59,9 +59,13 @@ BATCH_STRATEGIES: dict[str, BatchStrategy] = {}
 
 
 def register_batch_strategy(strategy: BatchStrategy) -> BatchStrategy:
-    """Add a batch strategy to `polyret train --strategy` and to the study grid (its name must be new)."""
-    if strategy.name in BATCH_STRATEGIES or "+" in strategy.name or strategy.name == "zero_shot":
-        raise PolyretError(f"batch strategy {strategy.name!r} is taken or not a plain name")
+    """Add a batch strategy to `polyret train --strategy` and to the study grid of this process (its name must be
+    new). A Python-API extension: register it before `polyret.train.loop.train` or `polyret.study.run.run_study`
+    is called; the command line knows the built-in ones."""
+    reserved = ("zero_shot", "noise", "center", "subspace")  # parts of a study strategy's name (strategy.py)
+    if strategy.name in BATCH_STRATEGIES or strategy.name in reserved or not strategy.name.replace("_", "").isalnum():
+        raise PolyretError(f"batch strategy {strategy.name!r} is taken, reserved or not a plain name (letters, "
+                           "digits, _)")
     BATCH_STRATEGIES[strategy.name] = strategy
     return strategy
 
@@ -159,7 +163,10 @@ class BatchSampler:
         self._flat_texts = np.array([t for key in self._pairs for t in pools[key][1]], dtype=np.int64)
 
         self.spec = BATCH_STRATEGIES[strategy]
-        self._mono_share = self.spec.mono_share(alpha)
+        self._mono_share = float(self.spec.mono_share(alpha))
+        if not 0.0 <= self._mono_share <= 1.0:
+            raise PolyretError(f"batch strategy {strategy}: its share of monolingual batches is {self._mono_share} "
+                               f"at alpha {alpha}, outside [0, 1]")
         self._mixed: dict[Kind, bool] = {"mono": self.spec.mono_per_example, "cross": per_example_pairs}
         self._candidates: dict[Kind, np.ndarray] = {}
         self._cdf: dict[Kind, list[float]] = {}

@@ -9,6 +9,7 @@ afterwards, so no module re-derives them from the string.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,8 +37,11 @@ class Strategy:
     transform: Transform | None = None
 
     @classmethod
-    def parse(cls, name: str) -> "Strategy":
-        """'hybrid+noise+center' -> Strategy('hybrid', noise=True, transform='center'); unknown parts are errors."""
+    def parse(cls, name: str, registered_only: bool = True) -> "Strategy":
+        """'hybrid+noise+center' -> Strategy('hybrid', noise=True, transform='center'); unknown parts are errors.
+
+        `registered_only=False` checks the grammar alone (any plain name as the batch strategy): for reading
+        results another process wrote, where a user's registered strategy may not be registered."""
         parts = str(name).split("+")
         batches, rest = parts[0], parts[1:]
         transform: Transform | None = None
@@ -45,7 +49,8 @@ class Strategy:
             transform = rest.pop()  # type: ignore[assignment]
         noise = rest == ["noise"]
         known = (ZERO_SHOT, *batch_strategy_names())
-        if batches not in known or (rest and not noise):
+        plain = re.fullmatch(r"[A-Za-z0-9_]+", batches) is not None and batches not in (*TRANSFORMS, "noise")
+        if not (batches in known if registered_only else plain) or (rest and not noise):
             raise PolyretError(f"unknown strategy {name!r}: use one of {', '.join(known)}, then optionally +noise "
                                f"(training strategies only), then optionally +center or +subspace")
         if noise and batches == ZERO_SHOT:

@@ -57,7 +57,10 @@ def run(
         raise PolyretError(f"--profile: unknown profile {profile!r}; available: {', '.join(PROFILES)}")
     chosen = PROFILES[profile]
     if strategies:
-        chosen = chosen.model_copy(update={"strategies": comma_list(strategies)})
+        from polyret.strategy import check_strategies
+
+        names = [strategy.name for strategy in check_strategies(comma_list(strategies))]  # "--strategies: ..."
+        chosen = chosen.model_copy(update={"strategies": names})
     if steps is not None:
         if steps < 1:
             raise PolyretError("--steps must be at least 1")

@@ -6,6 +6,8 @@ with one line naming the file (the file was written by a newer polyret), and a f
 file and the field. Files written before the study schema had a version (committed results under results/) read
 as version 0: the same fields, unversioned.
 
+Strategy names are checked for their grammar, not against this process's registry, so a study that used a
+strategy a user registered (sampling.register_batch_strategy, a Python-API extension) reads anywhere.
 The models type the fields the code relies on and keep every other field as it is (`extra="allow"`), so adding a
 measure is not a schema change; removing or retyping one is, and bumps the version.
 """
@@ -34,7 +36,7 @@ class Benchmark(_Open):
     name: str
     n_queries: int = Field(ge=0)
     n_candidates: int = Field(ge=0)
-    languages: list[str]
+    languages: list[str] | None  # None in generic-benchmark results written before the schema (the selection asked)
     files_sha256: dict[str, str]
 
 
@@ -66,14 +68,11 @@ class CellRow(_Open):
     @field_validator("strategy", "base")
     @classmethod
     def _a_strategy(cls, value: str) -> str:
+        """The grammar only: a strategy a user registered in the process that wrote the file still reads here."""
         try:
-            return Strategy.parse(value).name
+            return Strategy.parse(value, registered_only=False).name
         except PolyretError as error:
             raise ValueError(str(error)) from None
-
-    @property
-    def parsed(self) -> Strategy:
-        return Strategy.parse(self.strategy)
 
 
 class StudyResults(_Open):
