@@ -337,22 +337,44 @@ def _dev_section(summary: dict[str, Any], output: Path | None) -> list[str]:
 
 
 def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
+    """report.md: the answer first, then one section per question a reader asks, each its own function."""
     prof = summary["profile"]
     rows = summary["cells"]
     done = [r for r in rows if r["status"] == "done"]
+    trained = [r for r in done if r.get("training")]
     lines = [f"# polyret study ({prof['name']} profile)", "",
              f"XQuAD-R, languages: {', '.join(prof['languages'] or ['all 11'])}; articles: "
              f"{prof['articles'] or 'all 48'}; seeds: {', '.join(map(str, prof['seeds']))}. "
              f"Code: {_code(summary['code_version'])}.", "", "## Answer", ""]
     lines += answer(summary)
-    lines += ["", "## Main table", "",
-              "Each metric with its 95% bootstrap interval (2,000 resamples of questions, all languages of a question "
-              "together). Differences: mean paired difference over queries of Mul average precision, its 95% "
-              "bootstrap interval, and the two-sided paired randomisation p-value (10,000 sign flips per question).",
-              "",
-              "| cell | Mo mAP | Cr mAP | Mul mAP | R@1 | R@10 | rank distance | same-lang top-10 | Mul vs x_x_mono "
-              "| Mul vs x_y |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+    lines += _main_table(rows)
+    lines += _across_seeds_section(summary)
+    if output is not None and study_figure(summary, output / FIGURE):
+        lines += ["", f"![Mul mAP per cell]({FIGURE})"]
+    lines += _paired_section(done)
+    lines += _noised_section(done)
+    lines += _seen_unseen_section(done, prof)
+    lines += _dialect_section(done)
+    for name, path in summary.get("extra_benchmarks", {}).items():
+        if name == DIALECTS:
+            continue  # its own section: per variety, with the gap to the parent
+        lines += _extra_section(name, path, done, prof)
+    lines += _training_section(trained)
+    lines += _dev_section(summary, output)
+    lines += _composition_section(trained)
+    lines += _provenance_section(summary, rows, done)
+    return "\n".join(lines) + "\n"
+
+
+def _main_table(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## Main table", "",
+             "Each metric with its 95% bootstrap interval (2,000 resamples of questions, all languages of a question "
+             "together). Differences: mean paired difference over queries of Mul average precision, its 95% "
+             "bootstrap interval, and the two-sided paired randomisation p-value (10,000 sign flips per question).",
+             "",
+             "| cell | Mo mAP | Cr mAP | Mul mAP | R@1 | R@10 | rank distance | same-lang top-10 | Mul vs x_x_mono "
+             "| Mul vs x_y |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         if row["status"] != "done":
             lines.append(f"| {_label(row)} | failed: {row.get('error')} ||||||||| ")
@@ -365,46 +387,55 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
             f"{_fmt_ci(m['rank_distance'], ci.get('rank_distance'), '.1f')} | "
             f"{'-' if share is None else f'{share:.3f}'} | {_diff(vs.get('x_x_mono', {}).get('mul_map'))} | "
             f"{_diff(vs.get('x_y', {}).get('mul_map'))} |")
-    lines += _across_seeds_section(summary)
-    if output is not None and study_figure(summary, output / FIGURE):
-        lines += ["", f"![Mul mAP per cell]({FIGURE})"]
-    lines += ["", "## Every paired comparison", "",
-              "Cell minus baseline, same queries (and the same seed for trained baselines).", "",
-              "| cell | baseline | Mul mAP | Mo mAP | Cr mAP | rank distance |", "|---|---|---|---|---|---|"]
+    return lines
+
+
+def _paired_section(done: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "## Every paired comparison", "",
+             "Cell minus baseline, same queries (and the same seed for trained baselines).", "",
+             "| cell | baseline | Mul mAP | Mo mAP | Cr mAP | rank distance |", "|---|---|---|---|---|---|"]
     for row in done:
         for baseline, comparison in row.get("versus", {}).items():
             lines.append(f"| {_label(row)} | {baseline} | {_diff(comparison.get('mul_map'))} | "
                          f"{_diff(comparison.get('mo_map'))} | {_diff(comparison.get('cr_map'))} | "
                          f"{_diff(comparison.get('rank_distance'), '+.1f')} |")
+    return lines
+
+
+def _noised_section(done: list[dict[str, Any]]) -> list[str]:
     noised = [r for r in done if r.get("noised")]
-    if noised:
-        q = noised[0]["noised"]["query_noise"]
-        lines += ["", "## Robustness to dialectal query noise", "",
-                  f"Queries noised toward {', '.join(sorted(set(q['targets'].values())))} at rate "
-                  f"{next(iter(q['rates'].values()))} (seed {q['seed']}); candidates unchanged. Change = noised minus "
-                  "clean, per query.", "",
-                  "| cell | Mul mAP clean | Mul mAP noised | change | change vs hybrid's change |", "|---|---|---|---|---|"]
-        for row in noised:
-            ref = row.get("noise_change_versus", {}).get("hybrid")
-            lines.append(f"| {_label(row)} | {row['metrics']['mul_map']:.3f} | {row['noised']['mul_map']:.3f} | "
-                         f"{_diff(row['noised']['change'])} | {_diff(ref)} |")
-    lines += _seen_unseen_section(done, prof)
-    lines += _dialect_section(done)
-    for name, path in summary.get("extra_benchmarks", {}).items():
-        if name == DIALECTS:
-            continue  # its own section: per variety, with the gap to the parent
-        lines += _extra_section(name, path, done, prof)
-    trained = [r for r in done if r.get("training")]
-    if trained:
-        lines += ["", "## Training", "", "| cell | steps x pairs | mono / cross batches | noised texts | final loss | "
-                  "time in steps (s) |", "|---|---|---|---|---|---|"]
-        for row in trained:
-            t = row["training"]
-            lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
-                         f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
-                         f"{t['final_loss']:.3f} | {t['step_seconds']} |")
-    lines += _dev_section(summary, output)
-    lines += _composition_section(trained)
+    if not noised:
+        return []
+    q = noised[0]["noised"]["query_noise"]
+    lines = ["", "## Robustness to dialectal query noise", "",
+             f"Queries noised toward {', '.join(sorted(set(q['targets'].values())))} at rate "
+             f"{next(iter(q['rates'].values()))} (seed {q['seed']}); candidates unchanged. Change = noised minus "
+             "clean, per query.", "",
+             "| cell | Mul mAP clean | Mul mAP noised | change | change vs hybrid's change |", "|---|---|---|---|---|"]
+    for row in noised:
+        ref = row.get("noise_change_versus", {}).get("hybrid")
+        lines.append(f"| {_label(row)} | {row['metrics']['mul_map']:.3f} | {row['noised']['mul_map']:.3f} | "
+                     f"{_diff(row['noised']['change'])} | {_diff(ref)} |")
+    return lines
+
+
+def _training_section(trained: list[dict[str, Any]]) -> list[str]:
+    if not trained:
+        return []
+    lines = ["", "## Training", "", "| cell | steps x pairs | mono / cross batches | noised texts | final loss | "
+             "time in steps (s) |", "|---|---|---|---|---|---|"]
+    for row in trained:
+        t = row["training"]
+        lines.append(f"| {_label(row)} | {t['steps']} x {t['batch_size']} | {t['mono_batches']} / "
+                     f"{t['cross_batches']} | {'-' if t['noised_texts'] is None else t['noised_texts']} | "
+                     f"{t['final_loss']:.3f} | {t['step_seconds']} |")
+    return lines
+
+
+def _provenance_section(summary: dict[str, Any], rows: list[dict[str, Any]], done: list[dict[str, Any]]) -> list[str]:
+    """The zero-shot check, data checksums, heatmaps, failed cells and what the baselines' names mean."""
+    prof = summary["profile"]
+    lines: list[str] = []
     if summary.get("leakage"):
         leak = summary["leakage"]
         sets = " and ".join(leak.get("evaluation_sets") or ["xquad-r"])
@@ -418,11 +449,12 @@ def render_report(summary: dict[str, Any], output: Path | None = None) -> str:
     failed = [r for r in rows if r["status"] != "done"]
     if failed:
         lines += ["", "## Failed cells", ""] + [f"- {r['cell']}: {r.get('error')}" for r in failed]
+    noise = prof["train"]["noise"]
     lines += ["", f"zero_shot+center / +subspace: training-free baselines, language means estimated from "
               f"{prof['transform_source']} (never the evaluation set). hybrid+noise: hybrid batching with dialectal "
-              f"noise on {prof['train']['noise']['apply_to']} text (rate {prof['train']['noise']['rate']}, share "
-              f"{prof['train']['noise']['share']}, dialects {', '.join(prof['train']['noise']['dialects'])})."]
-    return "\n".join(lines) + "\n"
+              f"noise on {noise['apply_to']} text (rate {noise['rate']}, share {noise['share']}, dialects "
+              f"{', '.join(noise['dialects'])})."]
+    return lines
 
 
 def _design_label(row: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -140,71 +141,95 @@ def dev_curve_summary(out: Path) -> dict[str, Any] | None:
             "figure": str(out / FIGURE)}
 
 
+@dataclass
+class _PerQuery:
+    """Every finished cell's per-query arrays, by benchmark: what the paired tests resample."""
+
+    clean: dict[str, dict[str, Any]] = field(default_factory=dict)
+    noised: dict[str, dict[str, Any]] = field(default_factory=dict)
+    dialect: dict[str, dict[str, Any]] = field(default_factory=dict)
+    extra: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # benchmark -> cell -> arrays
+
+
 def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], profile: Profile,
             models: list[str], extras: dict[str, Path], leakage: dict[str, Any] | None) -> dict[str, Any]:
-    """The study summary (OUT/results.json)."""
-    rows: list[dict[str, Any]] = []
-    clean_pq: dict[str, dict[str, Any]] = {}
-    dialect_pq: dict[str, dict[str, Any]] = {}  # per-query arrays of the dialect benchmark, per cell
-    noised_pq: dict[str, dict[str, Any]] = {}
-    extra_pq: dict[str, dict[str, dict[str, Any]]] = {}  # extra benchmark -> cell -> per-query arrays
+    """The study summary (OUT/results.json): one row per cell, then the paired comparisons between cells."""
+    pq = _PerQuery()
+    rows = [_cell_row(cell, status.get(cell.slug, {"status": "missing"}), output, profile, extras, pq)
+            for cell in cells]
+    _compare(rows, cells, pq)
+    out = {"polyret_study_version": STUDY_VERSION, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+           "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
+           "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
+           "code_version": code_version(), "output": str(output)}
+    pooled = across_seeds(rows, pq.clean)
+    if pooled:  # only with several seeds: a single-seed summary stays as it was
+        out["across_seeds"] = pooled
+    return out
+
+
+def _cell_row(cell: Cell, info: dict[str, Any], output: Path, profile: Profile, extras: dict[str, Path],
+              pq: _PerQuery) -> dict[str, Any]:
+    """A cell's measures, intervals, training record and extra benchmarks; its per-query arrays go into `pq`."""
+    cell_dir = output / "cells" / cell.slug
+    row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy.name,
+                           "base": cell.base.name,
+                           "transform": cell.transform, "seed": cell.seed, "design": cell.design,
+                           "status": info["status"]}
+    result = _read(cell_dir / "results.json") if info["status"] == "done" else None
+    if result is None:
+        row["error"] = info.get("error", "no results")
+        row["status"] = "failed"
+        return row
+    metrics = result["metrics"]
+    row["metrics"] = {k: metrics[k] for k in HEADLINE}
+    row["same_language_at_10"] = same_language_share(metrics)
+    row["per_language_mul_map"] = {k: v["mul_map"] for k, v in metrics["per_query_language"].items()}
+    row["benchmark"] = result["benchmark"]
+    row["model_fingerprint"] = result["model"].get("fingerprint")
+    row["heatmap"] = f"cells/{cell.slug}/pair_map.png"
+    row["transform_info"] = result.get("transform")
+    pq.clean[cell.slug] = metrics["per_query"]
+    row["intervals"] = intervals(metrics["per_query"])
+    if profile.train.holdout_languages:
+        row["seen_unseen"] = seen_unseen(metrics["per_query"], profile.train.holdout_languages)
+    row["seconds"] = info.get("seconds")
+    row["failed_parts"] = info.get("failed_parts", {})
+    if cell.trains:
+        row["training"] = _training(output / "train" / cell.training_slug)
+        curve = dev_curve_summary(output / "train" / cell.training_slug)
+        if curve is not None:  # only runs that scored the development set have one
+            row["dev_curve"] = curve
+    noised = _read(cell_dir / "noised" / "results.json")
+    if noised is not None:
+        pq.noised[cell.slug] = noised["metrics"]["per_query"]
+        clusters = clusters_from_ids(pq.noised[cell.slug]["query_ids"])
+        drop = compare(_array(pq.noised[cell.slug], "mul_ap"), _array(pq.clean[cell.slug], "mul_ap"), clusters)
+        row["noised"] = {"mul_map": noised["metrics"]["mul_map"], "mo_map": noised["metrics"]["mo_map"],
+                         "cr_map": noised["metrics"]["cr_map"], "query_noise": noised["query_noise"],
+                         "change": drop}
+    row["extra"] = {}
+    for name in extras:
+        extra = _read(cell_dir / "extra" / name / "results.json")
+        if extra is not None:
+            em = extra["metrics"]
+            row["extra"][name] = {"metrics": {k: em[k] for k in HEADLINE},
+                                  "intervals": intervals(em["per_query"]),
+                                  "per_language_mul_map": {k: v["mul_map"]
+                                                           for k, v in em["per_query_language"].items()},
+                                  "files_sha256": extra["benchmark"]["files_sha256"]}
+            pq.extra.setdefault(name, {})[cell.slug] = em["per_query"]
+            if name == DIALECTS:
+                row["extra"][name]["varieties"] = variety_scores(em["per_query"])
+                pq.dialect[row["cell"]] = em["per_query"]
+    return row
+
+
+def _compare(rows: list[dict[str, Any]], cells: list[Cell], pq: _PerQuery) -> None:
+    """Each finished row's paired tests against the baselines (same model; same seed and design for trained ones),
+    on every benchmark and under noise; noise against the same batches without it; a transform against its base."""
     by_key = {(c.model, c.strategy.name, c.seed, c.design): c.slug for c in cells}  # baselines: same design
     strategy_of = {c.slug: c.strategy for c in cells}
-    for cell in cells:
-        info = status.get(cell.slug, {"status": "missing"})
-        cell_dir = output / "cells" / cell.slug
-        row: dict[str, Any] = {"cell": cell.slug, "model": cell.model, "strategy": cell.strategy.name,
-                               "base": cell.base.name,
-                               "transform": cell.transform, "seed": cell.seed, "design": cell.design,
-                               "status": info["status"]}
-        result = _read(cell_dir / "results.json") if info["status"] == "done" else None
-        if result is None:
-            row["error"] = info.get("error", "no results")
-            row["status"] = "failed"
-            rows.append(row)
-            continue
-        metrics = result["metrics"]
-        row["metrics"] = {k: metrics[k] for k in HEADLINE}
-        row["same_language_at_10"] = same_language_share(metrics)
-        row["per_language_mul_map"] = {k: v["mul_map"] for k, v in metrics["per_query_language"].items()}
-        row["benchmark"] = result["benchmark"]
-        row["model_fingerprint"] = result["model"].get("fingerprint")
-        row["heatmap"] = f"cells/{cell.slug}/pair_map.png"
-        row["transform_info"] = result.get("transform")
-        clean_pq[cell.slug] = metrics["per_query"]
-        row["intervals"] = intervals(metrics["per_query"])
-        if profile.train.holdout_languages:
-            row["seen_unseen"] = seen_unseen(metrics["per_query"], profile.train.holdout_languages)
-        row["seconds"] = info.get("seconds")
-        row["failed_parts"] = info.get("failed_parts", {})
-        if cell.trains:
-            row["training"] = _training(output / "train" / cell.training_slug)
-            curve = dev_curve_summary(output / "train" / cell.training_slug)
-            if curve is not None:  # only runs that scored the development set have one
-                row["dev_curve"] = curve
-        noised = _read(cell_dir / "noised" / "results.json")
-        if noised is not None:
-            noised_pq[cell.slug] = noised["metrics"]["per_query"]
-            clusters = clusters_from_ids(noised_pq[cell.slug]["query_ids"])
-            drop = compare(_array(noised_pq[cell.slug], "mul_ap"), _array(clean_pq[cell.slug], "mul_ap"), clusters)
-            row["noised"] = {"mul_map": noised["metrics"]["mul_map"], "mo_map": noised["metrics"]["mo_map"],
-                             "cr_map": noised["metrics"]["cr_map"], "query_noise": noised["query_noise"],
-                             "change": drop}
-        row["extra"] = {}
-        for name in extras:
-            extra = _read(cell_dir / "extra" / name / "results.json")
-            if extra is not None:
-                em = extra["metrics"]
-                row["extra"][name] = {"metrics": {k: em[k] for k in HEADLINE},
-                                      "intervals": intervals(em["per_query"]),
-                                      "per_language_mul_map": {k: v["mul_map"]
-                                                               for k, v in em["per_query_language"].items()},
-                                      "files_sha256": extra["benchmark"]["files_sha256"]}
-                extra_pq.setdefault(name, {})[cell.slug] = em["per_query"]
-                if name == DIALECTS:
-                    row["extra"][name]["varieties"] = variety_scores(em["per_query"])
-                    dialect_pq[row["cell"]] = em["per_query"]
-        rows.append(row)
     for row in rows:
         if row["status"] != "done":
             continue
@@ -213,38 +238,30 @@ def collect(output: Path, cells: list[Cell], status: dict[str, dict[str, Any]], 
             zero = baseline.startswith("zero_shot")
             key = (row["model"], baseline, None if zero else row["seed"], None if zero else row["design"])
             other = by_key.get(key)
-            if other is None or other == row["cell"] or other not in clean_pq:
+            if other is None or other == row["cell"] or other not in pq.clean:
                 continue
             if row["strategy"] in BASELINES and BASELINES.index(row["strategy"]) < BASELINES.index(baseline):
                 continue  # each pair of baselines once, the later one minus the earlier one
-            row["versus"][baseline] = paired(clean_pq[row["cell"]], clean_pq[other])
-            for name, per_cell in extra_pq.items():  # the same paired test on every extra benchmark (MLQA-R)
+            row["versus"][baseline] = paired(pq.clean[row["cell"]], pq.clean[other])
+            for name, per_cell in pq.extra.items():  # the same paired test on every extra benchmark (MLQA-R)
                 if name != DIALECTS and row["cell"] in per_cell and other in per_cell:
                     row["extra"][name].setdefault("versus", {})[baseline] = paired(per_cell[row["cell"]],
                                                                                     per_cell[other])
-            if row["cell"] in noised_pq and other in noised_pq:
-                mine = _array(noised_pq[row["cell"]], "mul_ap") - _array(clean_pq[row["cell"]], "mul_ap")
-                theirs = _array(noised_pq[other], "mul_ap") - _array(clean_pq[other], "mul_ap")
+            if row["cell"] in pq.noised and other in pq.noised:
+                mine = _array(pq.noised[row["cell"]], "mul_ap") - _array(pq.clean[row["cell"]], "mul_ap")
+                theirs = _array(pq.noised[other], "mul_ap") - _array(pq.clean[other], "mul_ap")
                 row["noise_change_versus"][baseline] = compare(
-                    mine, theirs, clusters_from_ids(clean_pq[row["cell"]]["query_ids"]))
+                    mine, theirs, clusters_from_ids(pq.clean[row["cell"]]["query_ids"]))
         strategy = strategy_of[row["cell"]]
         noiseless = by_key.get((row["model"], strategy.batches, row["seed"], row["design"]))
-        if strategy == Strategy("hybrid", noise=True) and row["cell"] in dialect_pq and noiseless in dialect_pq:
+        if strategy == Strategy("hybrid", noise=True) and row["cell"] in pq.dialect and noiseless in pq.dialect:
             # does training noise help real dialect queries? per variety, paired by sentence
-            row["extra"][DIALECTS]["noise_versus_hybrid"] = variety_differences(dialect_pq[row["cell"]],
-                                                                               dialect_pq[noiseless])
+            row["extra"][DIALECTS]["noise_versus_hybrid"] = variety_differences(pq.dialect[row["cell"]],
+                                                                               pq.dialect[noiseless])
         untransformed = by_key.get((row["model"], row["base"], row["seed"], row["design"]))
-        if row["transform"] and untransformed in clean_pq and row["base"] not in row["versus"]:
+        if row["transform"] and untransformed in pq.clean and row["base"] not in row["versus"]:
             # "do they add up?": the transform on top of the same model
-            row["versus"][row["base"]] = paired(clean_pq[row["cell"]], clean_pq[untransformed])
-    out = {"polyret_study_version": STUDY_VERSION, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-           "profile": profile.model_dump(mode="json"), "models": models, "cells": rows,
-           "extra_benchmarks": {name: str(path) for name, path in extras.items()}, "leakage": leakage,
-           "code_version": code_version(), "output": str(output)}
-    pooled = across_seeds(rows, clean_pq)
-    if pooled:  # only with several seeds: a single-seed summary stays as it was
-        out["across_seeds"] = pooled
-    return out
+            row["versus"][row["base"]] = paired(pq.clean[row["cell"]], pq.clean[untransformed])
 
 
 def _stack(slugs: list[str], per_query: dict[str, dict[str, Any]], key: str) -> np.ndarray:
