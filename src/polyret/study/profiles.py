@@ -142,11 +142,12 @@ PROFILES: dict[str, Profile] = {
 
 STANDARD_BUDGET = """Why `standard` trains 120 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
 
-Measured end to end on a fresh clone (results/standard-study, README "The standard profile: the verdict"):
-1 h 48 min in all on a 2-core AMD EPYC (avx512_bf16, no AMX). Per trained model about 12.5 min: 120 controlled
-steps of 16 pairs in 327-387 s (about 3 s a step, four 11 s dev/tatoeba scorings included), the clean whole-pool
-evaluation about 200 s (26,021 texts, bfloat16, 137 texts/s; 6 s search), the noised one about 50 s and the NTREX
-dialect benchmark about 60 s; the two zero-shot cells and the leakage check 8.6 min. 240 steps would have added
-about 50 min and overrun the limit; the development curve is flat after 80 steps (five of eight models peak there),
-so the steps the limit leaves are not what holds quality back.
+Measured end to end with the recipe (results/standard-recipe, docs/study.md "The standard profile: the verdict"):
+1 h 54 min 43 s in all on a 2-core AMD EPYC (avx512_bf16, no AMX), the first 25 minutes shared with the test
+suite. Per trained model about 11 min: 120 controlled steps of 16 pairs with the distillation teacher in bf16 in
+about 4 min (three dev/tatoeba scorings included), the clean whole-pool XQuAD-R evaluation 2 min 20 s to 2 min
+46 s (26,021 texts, bfloat16), the noised one about 40 s, the NTREX dialect benchmark about 55 s and the whole
+MLQA-R about 2 min 45 s (24,693 texts). The development curve peaks at step 80 in seven of the eight models, so
+the steps the limit leaves are not what holds quality back. (Before the recipe, in float32 and without MLQA-R:
+1 h 48 min, results/standard-study.)
 """
