@@ -26,12 +26,12 @@ import numpy as np
 
 from polyret.data.groups import Group
 from polyret.errors import PolyretError
+from polyret.strategy import is_plain_batch_name
 
 DESIGNS = ("practical", "controlled")
 SAMPLER_INFO = "sampler.json"  # saved with every training run: BatchSampler.describe()
 Kind = Literal["mono", "cross"]
 Pair = tuple[str, str]
-
 
 
 @dataclass(frozen=True)
@@ -62,8 +62,7 @@ def register_batch_strategy(strategy: BatchStrategy) -> BatchStrategy:
     """Add a batch strategy to `polyret train --strategy` and to the study grid of this process (its name must be
     new). A Python-API extension: register it before `polyret.train.loop.train` or `polyret.study.run.run_study`
     is called; the command line knows the built-in ones."""
-    reserved = ("zero_shot", "noise", "center", "subspace")  # parts of a study strategy's name (strategy.py)
-    if strategy.name in BATCH_STRATEGIES or strategy.name in reserved or not strategy.name.replace("_", "").isalnum():
+    if strategy.name in BATCH_STRATEGIES or not is_plain_batch_name(strategy.name):
         raise PolyretError(f"batch strategy {strategy.name!r} is taken, reserved or not a plain name (letters, "
                            "digits, _)")
     BATCH_STRATEGIES[strategy.name] = strategy

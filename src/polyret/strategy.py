@@ -20,6 +20,14 @@ TRANSFORMS = ("center", "subspace")
 Transform = Literal["center", "subspace"]
 
 
+RESERVED = (ZERO_SHOT, "noise", *TRANSFORMS)  # the parts of a strategy name that are not a batch strategy
+
+
+def is_plain_batch_name(name: str) -> bool:
+    """Could `name` be a batch strategy: letters, digits and _ only, and no reserved part of the grammar."""
+    return re.fullmatch(r"[A-Za-z0-9_]+", name) is not None and name not in RESERVED
+
+
 def batch_strategy_names() -> tuple[str, ...]:
     """The batch strategies of the sampler registry (polyret.sampling.BATCH_STRATEGIES), read at call time so a
     strategy a user registers is a valid study strategy too."""
@@ -49,7 +57,7 @@ class Strategy:
             transform = rest.pop()  # type: ignore[assignment]
         noise = rest == ["noise"]
         known = (ZERO_SHOT, *batch_strategy_names())
-        plain = re.fullmatch(r"[A-Za-z0-9_]+", batches) is not None and batches not in (*TRANSFORMS, "noise")
+        plain = batches == ZERO_SHOT or is_plain_batch_name(batches)
         if not (batches in known if registered_only else plain) or (rest and not noise):
             raise PolyretError(f"unknown strategy {name!r}: use one of {', '.join(known)}, then optionally +noise "
                                f"(training strategies only), then optionally +center or +subspace")

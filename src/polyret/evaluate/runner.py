@@ -113,13 +113,14 @@ def evaluate(
     queries, cands, stats = transformed.queries, transformed.candidates, transformed.stats
     if stats is not None:
         stats.save(output / STATS_FILE)
-    langs, query_lang, cand_lang, relevant = stages.index_arrays(bench)
+    arrays = stages.index_arrays(bench)
+    langs, query_lang, cand_lang, relevant = arrays
     if options.search != "exact":
         return _evaluate_topk(bench, encoder, options, output, queries, cands, relevant, encode_stats, started,
                               noise_section)
     t0 = time.perf_counter()
-    ranks = stages.search(bench, queries, cands, k=options.top_k, device=encoder.device)
-    metrics = stages.score(bench, ranks)
+    ranks = stages.search(bench, queries, cands, k=options.top_k, device=encoder.device, arrays=arrays)
+    metrics = stages.score(bench, ranks, arrays=arrays)
     search_seconds = time.perf_counter() - t0
     metric_dict = metrics.to_dict(per_query=True)
     cross = cross_check(ranks, metrics)

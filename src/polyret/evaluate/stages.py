@@ -128,7 +128,10 @@ def estimate_transform_stats(
                                   spec.source), stats
 
 
-def index_arrays(bench: RetrievalBenchmark) -> tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]:
+Arrays = tuple[list[str], np.ndarray, np.ndarray, list[np.ndarray]]  # what index_arrays returns
+
+
+def index_arrays(bench: RetrievalBenchmark) -> Arrays:
     """The benchmark as arrays: its languages, each query's and candidate's language index, each query's relevant
     candidate rows."""
     langs = bench.languages
@@ -172,16 +175,17 @@ def transform(spec: TransformSpec | None, bench: RetrievalBenchmark, encoder: En
 
 
 def search(bench: RetrievalBenchmark, queries: np.ndarray, cands: np.ndarray, k: int = 10,
-           device: torch.device | None = None) -> Any:
-    """Exact search over the whole pool: every relevant candidate's rank and the top k (evaluate/search.py)."""
-    langs, _, cand_lang, relevant = index_arrays(bench)
+           device: torch.device | None = None, arrays: Arrays | None = None) -> Any:
+    """Exact search over the whole pool: every relevant candidate's rank and the top k (evaluate/search.py).
+    `arrays`: index_arrays(bench), when the caller already has them."""
+    langs, _, cand_lang, relevant = arrays or index_arrays(bench)
     return exact_search(queries, cands, relevant, cand_lang, n_langs=len(langs), k=k,
                         device=device or torch.device("cpu"))
 
 
-def score(bench: RetrievalBenchmark, ranks: Any) -> RetrievalMetrics:
-    """Every LAReQA measure (evaluate/metrics.py) from the search stage's ranks."""
-    langs, query_lang, cand_lang, _ = index_arrays(bench)
+def score(bench: RetrievalBenchmark, ranks: Any, arrays: Arrays | None = None) -> RetrievalMetrics:
+    """Every LAReQA measure (evaluate/metrics.py) from the search stage's ranks (`arrays` as for `search`)."""
+    langs, query_lang, cand_lang, _ = arrays or index_arrays(bench)
     return compute_metrics(ranks, query_lang, cand_lang, langs, query_ids=[q.id for q in bench.queries])
 
 

@@ -14,7 +14,6 @@ from polyret.noise.apply import NoiseConfig
 from polyret.strategy import Strategy
 
 
-
 def registered(field: str, value: str) -> str:
     """`value` if the registry behind `field` (loss, optimizer, schedule) has it; else a ValueError listing them."""
     from polyret.train.loss import LOSSES
