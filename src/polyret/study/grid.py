@@ -91,7 +91,8 @@ def train_config(cell: Cell, profile: Profile, data_dir: Path, output: Path, dev
         design=cell.design or "practical",
         freeze_embeddings=budget.freeze_embeddings,
         noise=budget.noise if cell.base.noise else None,
-        loss=budget.loss, optimizer=budget.optimizer, schedule=budget.schedule, margin=budget.margin, distill_weight=budget.distill_weight,
+        loss=budget.loss, optimizer=budget.optimizer, schedule=budget.schedule, margin=budget.margin,
+        distill_weight=budget.distill_weight,
         same_language_negatives=budget.same_language_negatives, grad_accum=budget.grad_accum,
         mixed_precision=budget.mixed_precision,
         check_leakage=False,  # the study checks leakage once, before the first cell, and records it
