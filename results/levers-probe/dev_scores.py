@@ -1,0 +1,48 @@
+"""Summarise the recipe probes' development scores (held-out NTREX dev documents) into ntrex-dev.json.
+
+Reads each `polyret evaluate --benchmark ntrex-dev` results.json named on the command line as NAME=PATH, keeps the
+scalar measures and the provenance (model fingerprint, data checksums, code version), and adds each model's paired
+Mul-AP difference against the first one named (polyret.report.stats.compare: the same 4,048 queries, clusters =
+the sentence, all languages of a sentence together). The per-query arrays (1.1 MB per model) are not kept.
+
+    python results/levers-probe/dev_scores.py OUT.json NAME=runs/.../results.json ...
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from polyret.report.schema import read_evaluation
+from polyret.report.stats import clusters_from_ids, compare, per_query_array
+
+SCALARS = ("mo_map", "cr_map", "mul_map", "r_at_1", "r_at_10", "rank_distance", "n_queries")
+
+
+def main(out: str, specs: list[str]) -> None:
+    rows, reference = {}, None
+    for spec in specs:
+        name, path = spec.split("=", 1)
+        data = read_evaluation(Path(path))
+        metrics = data["metrics"]
+        per_query = metrics["per_query"]
+        ap = per_query_array(per_query, "mul_ap")
+        clusters = clusters_from_ids(per_query["query_ids"])
+        row = {key: metrics[key] for key in SCALARS}
+        row.update(model=data["model"]["spec"], fingerprint=data["model"]["fingerprint"],
+                   code_version=data["code_version"], dtype=data["model"]["dtype"])
+        if reference is None:
+            reference = (name, ap, clusters, data["benchmark"])
+        else:
+            row[f"mul_ap_minus_{reference[0]}"] = compare(ap, reference[1], reference[2])
+        rows[name] = row
+    benchmark = {k: reference[3][k] for k in ("name", "split", "documents", "sentences", "n_queries",
+                                              "n_candidates", "languages", "files_sha256")}
+    with open(out, "w", encoding="utf-8") as handle:
+        json.dump({"benchmark": benchmark, "models": rows}, handle, indent=1)
+        handle.write("\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
