@@ -10,10 +10,10 @@ the sentence, all languages of a sentence together). The per-query arrays (1.1 M
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
+from polyret.report.io import write_json_atomic
 from polyret.report.schema import read_evaluation
 from polyret.report.stats import clusters_from_ids, compare, per_query_array
 
@@ -28,21 +28,20 @@ def main(out: str, specs: list[str]) -> None:
         metrics = data["metrics"]
         per_query = metrics["per_query"]
         ap = per_query_array(per_query, "mul_ap")
-        clusters = clusters_from_ids(per_query["query_ids"])
         row = {key: metrics[key] for key in SCALARS}
         row.update(model=data["model"]["spec"], fingerprint=data["model"]["fingerprint"],
                    code_version=data["code_version"], dtype=data["model"]["dtype"])
         if reference is None:
-            reference = (name, ap, clusters, data["benchmark"])
+            reference = (name, ap, per_query["query_ids"], data["benchmark"])
+            clusters = clusters_from_ids(per_query["query_ids"])
+        elif per_query["query_ids"] != reference[2]:
+            raise SystemExit(f"{path}: its queries are not {reference[0]}'s, in the same order; no paired test")
         else:
-            row[f"mul_ap_minus_{reference[0]}"] = compare(ap, reference[1], reference[2])
+            row[f"mul_ap_minus_{reference[0]}"] = compare(ap, reference[1], clusters)
         rows[name] = row
     benchmark = {k: reference[3][k] for k in ("name", "split", "documents", "sentences", "n_queries",
                                               "n_candidates", "languages", "files_sha256")}
-    with open(out, "w", encoding="utf-8") as handle:
-        json.dump({"benchmark": benchmark, "models": rows}, handle, indent=1)
-        handle.write("\n")
-
+    write_json_atomic(Path(out), {"benchmark": benchmark, "models": rows})
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2:])
