@@ -18,7 +18,7 @@ def evaluate(
                                           "here override it"),
     model: Optional[str] = typer.Option(None, help="embedded:me5-small (default), a local directory, or a hub id"),
     benchmark: Optional[str] = typer.Option(None, help="'xquad-r' (default), 'mlqa-r', "
-                                             "'ntrex-dialects', 'ntrex-dev' or a generic-format directory"),
+                                             "'ntrex-dialects', 'ntrex-dev', 'qa-dev' or a generic-format directory"),
     data_dir: Optional[Path] = typer.Option(None, help="data root laid out as shared/data (xquad-r/, train/, dev/)"),
     output: Optional[Path] = typer.Option(None, help="directory for results.json, pair_map.png (and run.trec)"),
     languages: Optional[str] = typer.Option(None, help="comma-separated subset, e.g. ar,en,zh (both sides)"),
@@ -96,6 +96,11 @@ def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     transform_spec(cfg)
     noise_plan(cfg)
     bench = load_benchmark(cfg)  # all input errors surface before any output is touched
+    if bench.name == "qa-dev":
+        from polyret.data.qa_dev import check_held_out
+        from polyret.model.loading import metadata_settings, resolve_model_dir
+
+        check_held_out(bench, metadata_settings(resolve_model_dir(cfg.model)[0]), f"--model {cfg.model}")
     prepare_output(output, overwrite)
     encoder = Encoder(cfg.encoder_options(), sharding=sharding)
     ranks = "" if sharding is None else f", sharded over {sharding.world} {sharding.backend} ranks"

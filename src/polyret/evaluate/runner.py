@@ -33,8 +33,8 @@ RESULT_FILES = ("results.json", "pair_map.png", "run.trec", STATS_FILE, "robustn
 
 
 def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
-    """XQuAD-R, MLQA-R or the NTREX dialect benchmark / dev set by name (under data_dir), or a generic-format
-    directory."""
+    """XQuAD-R, MLQA-R, the NTREX dialect benchmark / dev set or the qa-dev set by name (under data_dir), or a
+    generic-format directory."""
     if options.benchmark == "xquad-r":
         return load_xquad_r(options.data_dir, options.languages, options.articles, options.candidate_context)
     if options.benchmark == "mlqa-r":
@@ -46,13 +46,19 @@ def load_benchmark(options: EvaluateConfig) -> RetrievalBenchmark:
 
         dialects = options.benchmark == "ntrex-dialects"
         return load_ntrex_benchmark(options.data_dir, "test" if dialects else "dev", options.articles, dialects)
+    if options.benchmark == "qa-dev":
+        from polyret.data.qa_dev import load_qa_dev
+
+        if options.languages:
+            raise PolyretError("--languages: qa-dev has a fixed language set (ar, th, tr, zh); leave it out")
+        return load_qa_dev(options.data_dir, options.articles)
     path = Path(options.benchmark)
     if not path.exists():
         raise PolyretError(f"--benchmark: {options.benchmark!r} is neither a benchmark name (xquad-r, mlqa-r, "
-                           "ntrex-dialects, ntrex-dev) nor an existing directory")
+                           "ntrex-dialects, ntrex-dev, qa-dev) nor an existing directory")
     if options.articles is not None:
         raise PolyretError("--articles applies to the named benchmarks only (xquad-r, mlqa-r: first K articles; "
-                           "ntrex-*: first K sentences)")
+                           "ntrex-*: first K sentences; qa-dev: K questions per language)")
     return load_generic(path, options.languages)
 
 

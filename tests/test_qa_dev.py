@@ -1,0 +1,151 @@
+"""qa-dev: the native-QA development set. Pool and relevance on a hand-built root, the evaluation-overlap guard,
+the refusal of a model that trained on its sources, and on the real data an independent check of every answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from builders import write_training_root
+from typer.testing import CliRunner
+
+from polyret.cli import app
+from polyret.data import qa_dev
+from polyret.data.leakage import TextRecord
+from polyret.data.qa_dev import check_held_out, load_qa_dev, trained_files
+from polyret.errors import PolyretError
+
+runner = CliRunner()
+
+# two ARCD paragraphs; "جملة مشتركة هنا." occurs in both, so it must be one candidate
+P1 = "الجملة الأولى عن القاهرة. جملة مشتركة هنا. الجملة الثالثة عن النيل."
+P2 = "جملة مشتركة هنا. فقرة ثانية عن بغداد."
+
+
+def _qa(qid: str, question: str, context: str, answer: str) -> dict[str, object]:
+    return {"id": qid, "question": question, "answers": [{"text": answer, "answer_start": context.index(answer)}]}
+
+
+def _root(tmp_path: Path) -> Path:
+    root = write_training_root(tmp_path / "data")
+    arcd = {"data": [{"title": "T", "paragraphs": [
+        {"context": P1, "qas": [_qa("a1", "ما عن القاهرة؟", P1, "القاهرة"), _qa("a2", "ما عن النيل؟", P1, "النيل")]},
+        {"context": P2, "qas": [_qa("a3", "ما عن بغداد؟", P2, "بغداد")]},
+    ]}]}
+    (root / "train" / "arcd" / "arcd.json").write_text(json.dumps(arcd), encoding="utf-8")
+    return root
+
+
+def _relevant_texts(bench, qid: str) -> set[str]:
+    texts = {c.id: c.text for c in bench.candidates}
+    return {texts[c] for c in bench.qrels[qid]}
+
+
+def test_whole_paragraphs_pool_and_answer_sentences(tmp_path: Path) -> None:
+    root = _root(tmp_path)
+    two = load_qa_dev(root, questions_per_language=2, guard=False)
+    ar = [q for q in two.queries if q.lang == "ar"]
+    assert [q.id for q in ar] == ["ar/arcd/a1", "ar/arcd/a2"]  # the first paragraph has two: the limit is met
+    assert {c.text for c in two.candidates if c.lang == "ar"} == {"الجملة الأولى عن القاهرة.", "جملة مشتركة هنا.",
+                                                                   "الجملة الثالثة عن النيل."}
+    three = load_qa_dev(root, questions_per_language=3, guard=False)
+    ar_cands = [c for c in three.candidates if c.lang == "ar"]
+    assert len(ar_cands) == 4  # 3 + 2 sentences, the shared one once
+    assert _relevant_texts(three, "ar/arcd/a1") == {"الجملة الأولى عن القاهرة."}
+    assert _relevant_texts(three, "ar/arcd/a2") == {"الجملة الثالثة عن النيل."}
+    assert _relevant_texts(three, "ar/arcd/a3") == {"فقرة ثانية عن بغداد."}
+    # every source's language is in the pool, each query's relevance stays in its own language
+    assert {q.lang for q in three.queries} == {"ar", "tr", "zh", "th"}
+    lang_of = {c.id: c.lang for c in three.candidates}
+    assert all(lang_of[c] == q.lang for q in three.queries for c in three.qrels[q.id])
+    assert "train/arcd/arcd.json" in three.files
+
+
+def test_a_question_or_sentence_an_evaluation_set_holds_is_left_out(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _root(tmp_path)
+    # a near-copy of a question (a1) and the exact answer sentence of a3: both must go, and so must a3
+    evaluation = [TextRecord("xquad-r:ar/1", "question", "ar", "ما عن القاهرة ؟"),
+                  TextRecord("xquad-r:ar/s", "sentence", "ar", "فقرة ثانية عن بغداد."),
+                  TextRecord("xquad-r:ar/x", "sentence", "ar", "نص آخر لا علاقة له بشيء في هذه الفقرات.")]
+    monkeypatch.setattr(qa_dev, "evaluation_texts", lambda data_dir: evaluation)
+    bench = load_qa_dev(root, questions_per_language=3)
+    assert [q.id for q in bench.queries if q.lang == "ar"] == ["ar/arcd/a2"]
+    assert "فقرة ثانية عن بغداد." not in {c.text for c in bench.candidates}
+    assert bench.options["leaked"] == {"questions": 2, "sentences": 1}
+
+
+def test_a_model_trained_on_its_sources_is_refused(tmp_path: Path) -> None:
+    bench = load_qa_dev(_root(tmp_path), questions_per_language=1, guard=False)
+    untrained: dict[str, object] = {"pooling": "mean"}
+    check_held_out(bench, untrained, "m")  # no training record: nothing to refuse
+    controlled = {"training": {"data_files_sha256": {"train/xnli/dev-ar.tsv": "x"}}}
+    check_held_out(bench, controlled, "m")
+    practical = {"training": {"data_files_sha256": {"train/arcd/arcd.json": "x", "train/xnli/dev-ar.tsv": "x"}}}
+    with pytest.raises(PolyretError, match="train/arcd/arcd.json"):
+        check_held_out(bench, practical, "--model m")
+    interpolated = {"finetuned_training": practical["training"]}
+    with pytest.raises(PolyretError, match="qa-dev is built from"):
+        check_held_out(bench, interpolated, "m")
+    # trained further from a local polyret model that read iApp: the chain counts
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    (parent / "polyret_model.json").write_text(json.dumps(
+        {"training": {"data_files_sha256": {"train/iapp-wiki-qa-thai/valid.jsonl": "x"}}}))
+    child = {"base_model": {"spec": str(parent), "kind": "local"}, **controlled}
+    assert "train/iapp-wiki-qa-thai/valid.jsonl" in trained_files(child)
+    with pytest.raises(PolyretError, match="iapp"):
+        check_held_out(bench, child, "m")
+
+
+def test_cli_refuses_before_writing_anything(tmp_path: Path, data_dir: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "polyret_model.json").write_text(json.dumps(
+        {"training": {"data_files_sha256": {"train/cmrc2018/cmrc2018_dev.json": "x"}}}))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["evaluate", "--model", str(model), "--benchmark", "qa-dev", "--articles", "5",
+                                 "--data-dir", str(data_dir), "--output", str(out)])
+    assert result.exit_code != 0 and "cmrc2018_dev.json" in result.output
+    assert not out.exists()
+
+
+def test_every_answer_is_in_its_relevant_sentences_on_the_real_data(data_dir: Path) -> None:
+    """Independent of the readers: the raw ARCD and CMRC files say what each question's answer is; the answer
+    text must lie inside the question's relevant sentences (joined without spaces: an answer may cross a sentence
+    break), and the guard must have run."""
+    bench = load_qa_dev(data_dir, questions_per_language=60)
+    answers: dict[str, str] = {}
+    for source, files in (("arcd", ["arcd.json"]), ("cmrc2018", ["cmrc2018_dev.json", "cmrc2018_trial.json"])):
+        for name in files:
+            data = json.loads((data_dir / "train" / source / name).read_text(encoding="utf-8"))
+            for article in data["data"]:
+                for para in article["paragraphs"]:
+                    for qa in para["qas"]:
+                        answers[f"{source}/{qa['id']}"] = qa["answers"][0]["text"]
+    texts = {c.id: c.text for c in bench.candidates}
+    position = {c.id: i for i, c in enumerate(bench.candidates)}  # paragraph order
+    checked = 0
+    for q in bench.queries:
+        gid = q.id.split("/", 1)[1]
+        if gid in answers:
+            joined = "".join(texts[c] for c in sorted(bench.qrels[q.id], key=position.get)).replace(" ", "")
+            assert answers[gid].replace(" ", "") in joined, q.id
+            checked += 1
+    assert checked >= 100
+    assert bench.options["guard"] and bench.options["leaked"] == {"questions": 0, "sentences": 0}
+    sizes = {lang: sum(q.lang == lang for q in bench.queries) for lang in ("ar", "th", "tr", "zh")}
+    assert all(60 <= n <= 90 for n in sizes.values()), sizes  # whole paragraphs: a little over the limit
+
+
+def test_evaluate_scores_mo_on_qa_dev(tiny_models: dict[str, Path], data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["evaluate", "--model", str(tiny_models["xlm-roberta"]), "--benchmark", "qa-dev",
+                                 "--articles", "8", "--data-dir", str(data_dir), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["benchmark"]["name"] == "qa-dev" and saved["benchmark"]["questions_per_language"] == 8
+    assert 0 < saved["metrics"]["mo_map"] <= 1
+    assert saved["metrics"]["cr_map"] is None  # no cross-language relevance: undefined, not zero
