@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from polyret.cli import app
 from polyret.data import qa_dev
 from polyret.data.leakage import TextRecord
-from polyret.data.qa_dev import check_held_out, load_qa_dev, trained_files
+from polyret.data.qa_dev import check_held_out, load_qa_dev, trained_sources
 from polyret.errors import PolyretError
 
 runner = CliRunner()
@@ -76,39 +76,48 @@ def test_a_question_or_sentence_an_evaluation_set_holds_is_left_out(tmp_path: Pa
     assert bench.options["leaked"] == {"questions": 2, "sentences": 1}
 
 
+def _model(path: Path, meta: dict[str, object], group_sources: dict[str, int] | None = None) -> Path:
+    path.mkdir(parents=True)
+    (path / "config.json").write_text("{}")
+    (path / "polyret_model.json").write_text(json.dumps(meta))
+    if group_sources is not None:
+        (path / "sampler.json").write_text(json.dumps({"design": "x", "group_sources": group_sources}))
+    return path
+
+
 def test_a_model_trained_on_its_sources_is_refused(tmp_path: Path) -> None:
-    bench = load_qa_dev(_root(tmp_path), questions_per_language=1, guard=False)
-    untrained: dict[str, object] = {"pooling": "mean"}
-    check_held_out(bench, untrained, "m")  # no training record: nothing to refuse
-    controlled = {"training": {"data_files_sha256": {"train/xnli/dev-ar.tsv": "x"}}}
-    check_held_out(bench, controlled, "m")
-    practical = {"training": {"data_files_sha256": {"train/arcd/arcd.json": "x", "train/xnli/dev-ar.tsv": "x"}}}
-    with pytest.raises(PolyretError, match="train/arcd/arcd.json"):
-        check_held_out(bench, practical, "--model m")
-    interpolated = {"finetuned_training": practical["training"]}
+    read_all = {"training": {"data_files_sha256": {"train/arcd/arcd.json": "x", "train/xnli/dev-ar.tsv": "x"}}}
+    check_held_out(_model(tmp_path / "untrained", {"pooling": "mean"}), "m")  # no training record of ours
+    check_held_out("intfloat/multilingual-e5-small", "m")  # a hub id: not a polyret training
+    # the controlled design reads every source but its batches draw from XNLI and NTREX only: it passes
+    controlled = _model(tmp_path / "controlled", read_all, {"xnli": 830, "ntrex": 261})
+    assert trained_sources(controlled) == {"xnli", "ntrex"}
+    check_held_out(controlled, "m")
+    practical = _model(tmp_path / "practical", read_all, {"arcd": 10, "xnli": 830})
+    with pytest.raises(PolyretError, match="trained on arcd"):
+        check_held_out(practical, "--model m")
+    # no sampler record: every source whose files the training read counts
     with pytest.raises(PolyretError, match="qa-dev is built from"):
-        check_held_out(bench, interpolated, "m")
-    # trained further from a local polyret model that read iApp: the chain counts
-    parent = tmp_path / "parent"
-    parent.mkdir()
-    (parent / "polyret_model.json").write_text(json.dumps(
-        {"training": {"data_files_sha256": {"train/iapp-wiki-qa-thai/valid.jsonl": "x"}}}))
-    child = {"base_model": {"spec": str(parent), "kind": "local"}, **controlled}
-    assert "train/iapp-wiki-qa-thai/valid.jsonl" in trained_files(child)
-    with pytest.raises(PolyretError, match="iapp"):
-        check_held_out(bench, child, "m")
+        check_held_out(_model(tmp_path / "no-record", read_all), "m")
+    # an interpolated model of the practical one, and a model trained further from it: the chain counts
+    interpolated = _model(tmp_path / "interpolated", {"interpolation": {"finetuned": str(practical)},
+                                                      "finetuned_training": read_all["training"]})
+    with pytest.raises(PolyretError, match="arcd"):
+        check_held_out(interpolated, "m")
+    child = _model(tmp_path / "child", {"base_model": {"spec": str(practical), "kind": "local"}, **read_all},
+                   {"xnli": 5})
+    assert trained_sources(child) == {"xnli", "arcd"}
+    with pytest.raises(PolyretError, match="arcd"):
+        check_held_out(child, "m")
 
 
 def test_cli_refuses_before_writing_anything(tmp_path: Path, data_dir: Path) -> None:
-    model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text("{}")
-    (model / "polyret_model.json").write_text(json.dumps(
-        {"training": {"data_files_sha256": {"train/cmrc2018/cmrc2018_dev.json": "x"}}}))
+    model = _model(tmp_path / "model", {"training": {"data_files_sha256": {"train/cmrc2018/cmrc2018_dev.json": "x"}}},
+                   {"cmrc2018": 3})
     out = tmp_path / "out"
     result = runner.invoke(app, ["evaluate", "--model", str(model), "--benchmark", "qa-dev", "--articles", "5",
                                  "--data-dir", str(data_dir), "--output", str(out)])
-    assert result.exit_code != 0 and "cmrc2018_dev.json" in result.output
+    assert result.exit_code != 0 and "trained on cmrc2018" in result.output
     assert not out.exists()
 
 

@@ -98,9 +98,9 @@ def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     bench = load_benchmark(cfg)  # all input errors surface before any output is touched
     if bench.name == "qa-dev":
         from polyret.data.qa_dev import check_held_out
-        from polyret.model.loading import metadata_settings, resolve_model_dir
+        from polyret.model.loading import resolve_model_dir
 
-        check_held_out(bench, metadata_settings(resolve_model_dir(cfg.model)[0]), f"--model {cfg.model}")
+        check_held_out(resolve_model_dir(cfg.model)[0], f"--model {cfg.model}")
     prepare_output(output, overwrite)
     encoder = Encoder(cfg.encoder_options(), sharding=sharding)
     ranks = "" if sharding is None else f", sharded over {sharding.world} {sharding.backend} ranks"
