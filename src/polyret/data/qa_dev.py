@@ -118,6 +118,7 @@ def _drop_leaked(queries: list[Query], candidates: list[Candidate], qrels: dict[
              + [TextRecord(c.id, "sentence", c.lang, c.text) for c in candidates])
     report = check_leakage(texts, evaluation_texts(Path(data_dir)))
     hit = {h.training.id for h in report.hits}
+    n_candidates = len(candidates)
     candidates[:] = [c for c in candidates if c.id not in hit]
     kept = []
     for q in queries:
@@ -126,8 +127,7 @@ def _drop_leaked(queries: list[Query], candidates: list[Candidate], qrels: dict[
             del qrels[q.id]
         else:
             kept.append(q)
-    dropped = {"questions": len(queries) - len(kept), "sentences": sum(1 for t in texts[len(queries):]
-                                                                         if t.id in hit)}
+    dropped = {"questions": len(queries) - len(kept), "sentences": n_candidates - len(candidates)}
     queries[:] = kept
     return dropped
 
