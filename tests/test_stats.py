@@ -85,3 +85,25 @@ def test_macro_interval_is_of_the_macro_statistic() -> None:
     assert macro.mean == pytest.approx(0.5) and macro.low <= 0.5 <= macro.high
     query_mean = bootstrap_ci(np.nanmean(pair_ap, axis=1), clusters)
     assert not query_mean.low <= 0.5 <= query_mean.high  # the query-weighted interval misses the reported value
+
+
+def test_paired_difference_of_two_results_pairs_by_query_and_clusters_by_question() -> None:
+    """What the development-score scripts compare: two results.json `per_query` sections on one measure."""
+    from polyret.report.stats import compare, paired_difference
+
+    rng = np.random.default_rng(2)
+    questions = [f"q{i}" for i in range(60)]
+    ids = [f"{lang}/{q}" for q in questions for lang in ("ar", "de", "en")]
+    shared = np.repeat(rng.normal(0, 0.1, 60), 3)  # the three languages of a question move together
+    b = rng.uniform(0.3, 0.7, len(ids))
+    a = b + 0.02 + shared
+    a_pq = {"query_ids": ids, "mo_ap": a.tolist()}
+    b_pq = {"query_ids": ids, "mo_ap": b.tolist()}
+    result = paired_difference(a_pq, b_pq, "mo_ap")
+    assert result["difference"] == pytest.approx(float(np.mean(a - b)), abs=1e-12)
+    assert result == compare(a, b, clusters_from_ids(ids))
+    per_query_clusters = compare(a, b, np.arange(len(ids)))
+    # clustering by question widens the interval: 60 independent needs, not 180
+    assert result["ci"][1] - result["ci"][0] > 1.3 * (per_query_clusters["ci"][1] - per_query_clusters["ci"][0])
+    with pytest.raises(ValueError, match="same queries in the same order"):
+        paired_difference(a_pq, {"query_ids": ids[::-1], "mo_ap": b.tolist()[::-1]}, "mo_ap")

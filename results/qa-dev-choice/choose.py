@@ -2,12 +2,12 @@
 docs/training.md ("Choosing the distillation weight on qa-dev") before any qa-dev score was seen.
 
 Each NAME=NTREX_RESULTS,QA_RESULTS pair is one model's `polyret evaluate --benchmark ntrex-dev` and
-`--benchmark qa-dev` results.json; the first model named is the reference (the recipe, weight 1). Per model:
-ntrex-dev Mul mAP and qa-dev Mo mAP, their paired differences from the reference (polyret.report.stats.compare;
+`--benchmark qa-dev` results.json; the first model named is the reference (the recipe, weight 1). Per model: ntrex-dev
+Mul mAP and qa-dev Mo mAP, their paired differences from the reference (polyret.report.stats.paired_difference;
 ntrex-dev clusters = the sentence, all languages together; qa-dev clusters = the question), and the development
-score, the mean of the two. The rule: among the models whose paired difference from the reference is not
-significantly negative on either set (difference < 0 with p < 0.05), the highest development score wins; a model
-within 0.0005 of a lighter one does not replace it. Writes OUT.json; the per-query arrays are not kept.
+score, the mean of the two. The rule: among the models whose paired difference from the reference is not significantly negative
+on either set (difference < 0 with p < 0.05), the highest development score wins; a model within 0.0005 of a lighter
+one does not replace it. Writes OUT.json; the per-query arrays are not kept.
 
     python results/qa-dev-choice/choose.py OUT.json dw1=NTREX.json,QA.json dw5=...,... dw20=...,...
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from polyret.report.io import write_json_atomic
 from polyret.report.schema import read_evaluation
-from polyret.report.stats import clusters_from_ids, compare, per_query_array
+from polyret.report.stats import paired_difference
 
 SETS = (("ntrex-dev", "mul"), ("qa-dev", "mo"))  # (benchmark, the measure that scores it)
 TIE = 0.0005
@@ -46,20 +46,20 @@ def main(out: str, specs: list[str]) -> None:
         for (benchmark, measure), path in zip(SETS, paths.split(",")):
             data = _read(path, benchmark)
             per_query = data["metrics"]["per_query"]
-            ap = per_query_array(per_query, f"{measure}_ap")
             fingerprint = data["model"]["fingerprint"]
             if row.setdefault("fingerprint", fingerprint) != fingerprint:
                 raise SystemExit(f"{path}: another model than {name}'s ntrex-dev result")
             row[benchmark] = {f"{measure}_map": data["metrics"][f"{measure}_map"],
                               "n_queries": data["metrics"]["n_queries"], "code_version": data["code_version"]}
             if benchmark not in reference:
-                reference[benchmark] = (name, ap, per_query["query_ids"])
+                reference[benchmark] = (name, per_query)
                 benchmarks[benchmark] = {k: v for k, v in data["benchmark"].items() if k != "documents"}
-            elif per_query["query_ids"] != reference[benchmark][2]:
-                raise SystemExit(f"{path}: its queries are not {reference[benchmark][0]}'s; no paired test")
             else:
-                clusters = clusters_from_ids(per_query["query_ids"])
-                row[benchmark]["minus_reference"] = compare(ap, reference[benchmark][1], clusters)
+                try:
+                    row[benchmark]["minus_reference"] = paired_difference(per_query, reference[benchmark][1],
+                                                                          f"{measure}_ap")
+                except ValueError as error:
+                    raise SystemExit(f"{path} against {reference[benchmark][0]}'s: {error}") from None
         row["model"] = data["model"]["spec"]
         row["dev_score"] = sum(row[b][f"{m}_map"] for b, m in SETS) / len(SETS)
         row["eligible"] = not any((d := row[b].get("minus_reference")) and d["difference"] < 0

@@ -191,3 +191,13 @@ def compare(a: np.ndarray, b: np.ndarray, clusters: np.ndarray) -> dict[str, Any
     difference, p = paired_test(a, b, clusters)
     ci = bootstrap_ci(a - b, clusters)
     return {"difference": difference, "ci": [ci.low, ci.high], "p_value": p}
+
+
+def paired_difference(a: dict[str, Any], b: dict[str, Any], key: str) -> dict[str, Any]:
+    """`compare` of one per-query measure of two results' `per_query` sections (a - b), clustered by query id.
+
+    The pairing is only meaningful over the same queries in the same order, so anything else is refused rather
+    than silently paired by position."""
+    if a["query_ids"] != b["query_ids"]:
+        raise ValueError(f"the two results do not hold the same queries in the same order; no paired test of {key}")
+    return compare(per_query_array(a, key), per_query_array(b, key), clusters_from_ids(a["query_ids"]))
