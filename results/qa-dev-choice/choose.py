@@ -2,12 +2,13 @@
 docs/training.md ("Choosing the distillation weight on qa-dev") before any qa-dev score was seen.
 
 Each NAME=NTREX_RESULTS,QA_RESULTS pair is one model's `polyret evaluate --benchmark ntrex-dev` and
-`--benchmark qa-dev` results.json; the first model named is the reference (the recipe, weight 1). Per model: ntrex-dev
-Mul mAP and qa-dev Mo mAP, their paired differences from the reference (polyret.report.stats.paired_difference;
-ntrex-dev clusters = the sentence, all languages together; qa-dev clusters = the question), and the development
-score, the mean of the two. The rule: among the models whose paired difference from the reference is not significantly negative
-on either set (difference < 0 with p < 0.05), the highest development score wins; a model within 0.0005 of a lighter
-one does not replace it. Writes OUT.json; the per-query arrays are not kept.
+`--benchmark qa-dev` results.json; the first model named is the reference (the recipe, weight 1). Per model:
+ntrex-dev Mul mAP and qa-dev Mo mAP, their paired differences from the reference
+(polyret.report.stats.paired_difference; ntrex-dev clusters = the sentence, all languages together; qa-dev
+clusters = the question), and the development score, the mean of the two. The rule: among the models whose paired
+difference from the reference is not significantly negative on either set (difference < 0 with p < 0.05), the
+highest development score wins; a model within 0.0005 of a lighter one does not replace it. Writes OUT.json; the
+per-query arrays are not kept.
 
     python results/qa-dev-choice/choose.py OUT.json dw1=NTREX.json,QA.json dw5=...,... dw20=...,...
 """
