@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from polyret.cli import app
 from polyret.data import qa_dev
 from polyret.data.leakage import TextRecord
-from polyret.data.qa_dev import check_held_out, load_qa_dev, trained_sources
+from polyret.data.benchmark import RetrievalBenchmark
+from polyret.data.held_out import check_held_out, trained_sources
+from polyret.data.qa_dev import load_qa_dev
 from polyret.errors import PolyretError
 
 runner = CliRunner()
@@ -86,29 +88,30 @@ def _model(path: Path, meta: dict[str, object], group_sources: dict[str, int] | 
 
 
 def test_a_model_trained_on_its_sources_is_refused(tmp_path: Path) -> None:
+    bench = RetrievalBenchmark("qa-dev", [], [], {}, built_from=frozenset(qa_dev.SOURCES))
     read_all = {"training": {"data_files_sha256": {"train/arcd/arcd.json": "x", "train/xnli/dev-ar.tsv": "x"}}}
-    check_held_out(_model(tmp_path / "untrained", {"pooling": "mean"}), "m")  # no training record of ours
-    check_held_out("intfloat/multilingual-e5-small", "m")  # a hub id: not a polyret training
+    check_held_out(bench, _model(tmp_path / "untrained", {"pooling": "mean"}), "m")  # no training record of ours
+    check_held_out(bench, "intfloat/multilingual-e5-small", "m")  # a hub id: not a polyret training
     # the controlled design reads every source but its batches draw from XNLI and NTREX only: it passes
     controlled = _model(tmp_path / "controlled", read_all, {"xnli": 830, "ntrex": 261})
     assert trained_sources(controlled) == {"xnli", "ntrex"}
-    check_held_out(controlled, "m")
+    check_held_out(bench, controlled, "m")
     practical = _model(tmp_path / "practical", read_all, {"arcd": 10, "xnli": 830})
     with pytest.raises(PolyretError, match="trained on arcd"):
-        check_held_out(practical, "--model m")
+        check_held_out(bench, practical, "--model m")
     # no sampler record: every source whose files the training read counts
     with pytest.raises(PolyretError, match="qa-dev is built from"):
-        check_held_out(_model(tmp_path / "no-record", read_all), "m")
+        check_held_out(bench, _model(tmp_path / "no-record", read_all), "m")
     # an interpolated model of the practical one, and a model trained further from it: the chain counts
     interpolated = _model(tmp_path / "interpolated", {"interpolation": {"finetuned": str(practical)},
                                                       "finetuned_training": read_all["training"]})
     with pytest.raises(PolyretError, match="arcd"):
-        check_held_out(interpolated, "m")
+        check_held_out(bench, interpolated, "m")
     child = _model(tmp_path / "child", {"base_model": {"spec": str(practical), "kind": "local"}, **read_all},
                    {"xnli": 5})
     assert trained_sources(child) == {"xnli", "arcd"}
     with pytest.raises(PolyretError, match="arcd"):
-        check_held_out(child, "m")
+        check_held_out(bench, child, "m")
 
 
 def test_cli_refuses_before_writing_anything(tmp_path: Path, data_dir: Path) -> None:
@@ -119,6 +122,27 @@ def test_cli_refuses_before_writing_anything(tmp_path: Path, data_dir: Path) -> 
                                  "--data-dir", str(data_dir), "--output", str(out)])
     assert result.exit_code != 0 and "trained on cmrc2018" in result.output
     assert not out.exists()
+
+
+def test_library_evaluate_refuses_a_hand_built_development_set_too(tmp_path: Path) -> None:
+    """`runner.evaluate` is the library's entry: a caller who loads or builds a benchmark with `built_from` and
+    scores a model that trained on one of those sources is refused before anything is encoded or written."""
+    from types import SimpleNamespace
+
+    from polyret.data.benchmark import Candidate, Query
+    from polyret.evaluate.config import EvaluateConfig
+    from polyret.evaluate.runner import evaluate
+
+    model = _model(tmp_path / "model", {"training": {"data_files_sha256": {}}}, {"tquad": 4, "xnli": 9})
+    bench = RetrievalBenchmark("my-dev", [Query("q", "soru?", "tr")], [Candidate("c", "cevap.", "tr")],
+                               {"q": {"c"}}, built_from=frozenset({"tquad"}))
+    out = tmp_path / "out"
+    encoder = SimpleNamespace(options=SimpleNamespace(model=str(model)))  # never reached: the check comes first
+    with pytest.raises(PolyretError, match="trained on tquad, which my-dev is built from"):
+        evaluate(bench, encoder, EvaluateConfig(model=str(model)), out)  # type: ignore[arg-type]
+    assert not out.exists()
+    # restricting the languages keeps what the benchmark is built from
+    assert bench.restrict_languages(["tr"]).built_from == {"tquad"}
 
 
 def test_every_answer_is_in_its_relevant_sentences_on_the_real_data(data_dir: Path) -> None:

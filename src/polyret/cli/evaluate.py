@@ -86,7 +86,7 @@ def evaluate(
 
 def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     from polyret.evaluate.runner import evaluate as run_eval, load_benchmark, prepare_output, query_noise as noise_plan
-    from polyret.evaluate.runner import transform_spec
+    from polyret.evaluate.runner import check_model_held_out, transform_spec
     from polyret.model.encoder import Encoder
     from polyret.report.tables import print_summary
 
@@ -96,11 +96,7 @@ def _evaluate(cfg: Any, overwrite: bool, sharding: Any) -> None:
     transform_spec(cfg)
     noise_plan(cfg)
     bench = load_benchmark(cfg)  # all input errors surface before any output is touched
-    if bench.name == "qa-dev":
-        from polyret.data.qa_dev import check_held_out
-        from polyret.model.loading import resolve_model_dir
-
-        check_held_out(resolve_model_dir(cfg.model)[0], f"--model {cfg.model}")
+    check_model_held_out(bench, cfg.model, f"--model {cfg.model}")
     prepare_output(output, overwrite)
     encoder = Encoder(cfg.encoder_options(), sharding=sharding)
     ranks = "" if sharding is None else f", sharded over {sharding.world} {sharding.backend} ranks"

@@ -33,6 +33,8 @@ class RetrievalBenchmark:
 
     `qrels` maps a query id to the ids of its relevant candidates (binary relevance). `files` maps every input
     file (path relative to the benchmark root) to its sha256, so a result can name exactly what it was run on.
+    `built_from` names the training sources a development set's texts come from: a model whose training drew from
+    one of them is refused wherever it is scored (data/held_out.py).
     """
 
     name: str
@@ -41,6 +43,7 @@ class RetrievalBenchmark:
     qrels: dict[str, set[str]]
     files: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
+    built_from: frozenset[str] = frozenset()
 
     @property
     def languages(self) -> list[str]:
@@ -81,4 +84,4 @@ class RetrievalBenchmark:
         cids = {c.id for c in candidates}
         qrels = {q.id: self.qrels.get(q.id, set()) & cids for q in queries}
         options = dict(self.options, languages=sorted(keep))
-        return RetrievalBenchmark(self.name, queries, candidates, qrels, dict(self.files), options)
+        return RetrievalBenchmark(self.name, queries, candidates, qrels, dict(self.files), options, self.built_from)

@@ -16,8 +16,8 @@ relevance, which rewards language bias, and Cr is undefined. A question or sente
 (data/leakage.py) finds equal or near-equal to an XQuAD-R or MLQA-R text is left out (`options.leaked`), so
 nothing of an evaluation set reaches model selection.
 
-A model whose training batches drew from any of these sources is refused (`check_held_out`): a development set a
-model trained on chooses nothing. That holds for the practical design, which trains on all four sources.
+A model whose training batches drew from any of these sources is refused wherever qa-dev scores it (`built_from`,
+data/held_out.py): a development set a model trained on chooses nothing. That holds for the practical design, which trains on all four sources.
 """
 
 from __future__ import annotations
@@ -28,12 +28,10 @@ from typing import Any
 
 from polyret.data.benchmark import Candidate, Query, RetrievalBenchmark
 from polyret.data.groups import Group
-from polyret.data.jsonio import read_json
 from polyret.data.leakage import TextRecord, check_leakage, evaluation_texts, normalize_text
 from polyret.data.sentences import sentence_spans
 from polyret.data.training import load_training_groups
 from polyret.errors import PolyretError
-from polyret.sampling import SAMPLER_INFO
 
 NAME = "qa-dev"
 SOURCES = {"arcd": "ar", "tquad": "tr", "cmrc2018": "zh", "iapp-wiki-qa-thai": "th"}
@@ -76,7 +74,7 @@ def load_qa_dev(data_dir: Path, questions_per_language: int | None = None,
     options: dict[str, Any] = {"questions_per_language": per_language, "sources": SOURCES,
                                "skipped": dict(skipped), "leaked": leaked, "guard": guard,
                                "score": "mo_map (relevance is monolingual)"}
-    bench = RetrievalBenchmark(NAME, queries, candidates, qrels, data.files, options)
+    bench = RetrievalBenchmark(NAME, queries, candidates, qrels, data.files, options, frozenset(SOURCES))
     bench.validate()
     return bench
 
@@ -130,42 +128,3 @@ def _drop_leaked(queries: list[Query], candidates: list[Candidate], qrels: dict[
     dropped = {"questions": len(queries) - len(kept), "sentences": n_candidates - len(candidates)}
     queries[:] = kept
     return dropped
-
-
-def check_held_out(model: Path | str, where: str) -> None:
-    """Refuse to score a model on qa-dev when groups of one of its sources reached the model's training; a model
-    polyret did not train (the embedded or a hub model) has no record of ours and passes."""
-    shared = sorted(trained_sources(model) & set(SOURCES))
-    if shared:
-        raise PolyretError(f"{where}: this model trained on {shared[0]}, which qa-dev is built from; a development "
-                           "set the model trained on cannot choose anything (qa-dev scores models that never trained "
-                           "on ARCD, TQuAD, CMRC 2018 or iApp, e.g. the controlled design)")
-
-
-def trained_sources(model: Path | str, depth: int = 0) -> set[str]:
-    """The training sources whose groups reached a polyret model's weights.
-
-    A training run's sampler record (sampler.json beside the model) names the sources its batches drew from; the
-    controlled design reads every source but draws from XNLI and NTREX only. Without that record, every source
-    whose files the training read counts. Followed up the chain: an interpolated model's fine-tuned model, and a
-    model trained from a local polyret model."""
-    from polyret.model.loading import metadata_settings
-
-    if not isinstance(model, Path) or not (model / "polyret_model.json").is_file() or depth > 8:
-        return set()
-    meta = metadata_settings(model)
-    sources: set[str] = set()
-    training = meta.get("training")
-    if training:
-        sampler = model / SAMPLER_INFO
-        if sampler.is_file():
-            sources.update(read_json(sampler).get("group_sources") or {})
-        else:
-            sources.update(path.split("/")[1] for path in training.get("data_files_sha256") or {}
-                           if path.startswith("train/"))
-    interpolated = (meta.get("interpolation") or {}).get("finetuned")
-    base_model = meta.get("base_model") or {}
-    for parent in (interpolated, base_model.get("spec") if base_model.get("kind") == "local" else None):
-        if parent:
-            sources |= trained_sources(Path(parent), depth + 1)
-    return sources

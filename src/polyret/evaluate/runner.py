@@ -96,6 +96,16 @@ def clear_results(output: Path) -> None:
         (output / name).unlink(missing_ok=True)
 
 
+def check_model_held_out(bench: RetrievalBenchmark, model: str, where: str) -> None:
+    """Refuse a model that trained on a source `bench` is built from (data/held_out.py); a benchmark built from
+    none (every evaluation set) costs nothing, not even resolving the model."""
+    if bench.built_from:
+        from polyret.data.held_out import check_held_out
+        from polyret.model.loading import resolve_model_dir
+
+        check_held_out(bench, resolve_model_dir(model)[0], where)
+
+
 def evaluate(
     bench: RetrievalBenchmark,
     encoder: Encoder,
@@ -108,6 +118,7 @@ def evaluate(
     The stages (polyret.evaluate.stages) in order: noise the queries, encode, transform, search, score, artefacts;
     each can be called alone."""
     console = console or Console(stderr=True)
+    check_model_held_out(bench, encoder.options.model, f"model {encoder.options.model}")
     spec = transform_spec(options)
     noise = query_noise(options)
     bench, noise_section = stages.noise_queries(bench, noise)
