@@ -24,9 +24,8 @@ def check_held_out(bench: RetrievalBenchmark, model: Path | str, where: str) -> 
     shared = sorted(trained_sources(model) & bench.built_from)
     if shared:
         raise PolyretError(f"{where}: this model trained on {shared[0]}, which {bench.name} is built from; a "
-                           "development set the model trained on cannot choose anything (score models whose "
-                           f"training drew from none of {', '.join(sorted(bench.built_from))}, e.g. the controlled "
-                           "design)")
+                           "development set the model trained on cannot choose anything (it scores models whose "
+                           f"training drew from none of {', '.join(sorted(bench.built_from))})")
 
 
 def trained_sources(model: Path | str, depth: int = 0) -> set[str]:

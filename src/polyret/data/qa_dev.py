@@ -17,7 +17,8 @@ relevance, which rewards language bias, and Cr is undefined. A question or sente
 nothing of an evaluation set reaches model selection.
 
 A model whose training batches drew from any of these sources is refused wherever qa-dev scores it (`built_from`,
-data/held_out.py): a development set a model trained on chooses nothing. That holds for the practical design, which trains on all four sources.
+data/held_out.py): a development set a model trained on chooses nothing. That holds for the practical design,
+which trains on all four sources.
 """
 
 from __future__ import annotations
