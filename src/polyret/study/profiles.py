@@ -113,9 +113,9 @@ RECIPE = {"distill_weight": 5.0, "mixed_precision": "fast"}
 """The recipe of every trained cell of the quick, standard and full profiles (docs/training.md, "The recipe"): the
 contrastive loss plus distillation toward the frozen base model, which was the one lever of the probe that raised
 whole-pool Mul mAP (results/levers-probe), at weight 5, the weight the development sets chose by a rule written
-down before they were scored (ntrex-dev Mul + qa-dev Mo; results/qa-dev-choice), in bfloat16 where the hardware has it natively (the same scores in 0.75
-of the training time on this project's CPU; elsewhere float32: the mode a model got is in its polyret_model.json,
-so runs on machines with and without native bf16 are told apart)."""
+down before they were scored (ntrex-dev Mul + qa-dev Mo; results/qa-dev-choice), in bfloat16 where the hardware
+has it natively (the same scores in 0.75 of the training time on this project's CPU; elsewhere float32: the mode a
+model got is in its polyret_model.json, so runs on machines with and without native bf16 are told apart)."""
 
 PROFILES: dict[str, Profile] = {
     # about a minute with the embedded model: CI runs it (with tiny models)
