@@ -143,12 +143,13 @@ PROFILES: dict[str, Profile] = {
 
 STANDARD_BUDGET = """Why `standard` trains 120 steps: 8 trained models and their evaluations fit in 2.5 h on 2 cores.
 
-Measured end to end with the recipe (results/standard-recipe, docs/study.md "The standard profile: the verdict"):
-1 h 54 min 43 s in all on a 2-core AMD EPYC (avx512_bf16, no AMX), the first 25 minutes shared with the test
-suite. Per trained model about 11 min: 120 controlled steps of 16 pairs with the distillation teacher in bf16 in
-about 4 min (three dev/tatoeba scorings included), the clean whole-pool XQuAD-R evaluation 2 min 20 s to 2 min
-46 s (26,021 texts, bfloat16), the noised one about 40 s, the NTREX dialect benchmark about 55 s and the whole
-MLQA-R about 2 min 45 s (24,693 texts). The development curve peaks at step 80 in seven of the eight models, so
-the steps the limit leaves are not what holds quality back. (Before the recipe, in float32 and without MLQA-R:
-1 h 48 min, results/standard-study.)
+Measured end to end with the recipe at distillation weight 1 (results/standard-recipe): 1 h 54 min 43 s in all on a
+2-core AMD EPYC (avx512_bf16, no AMX). Per trained model about 11 min: 120 controlled steps of 16 pairs with the
+distillation teacher in bf16 in about 4 min (three dev/tatoeba scorings included), the clean whole-pool XQuAD-R
+evaluation 2 min 20 s to 2 min 46 s (26,021 texts, bfloat16), the noised one about 40 s, the NTREX dialect
+benchmark about 55 s and the whole MLQA-R about 2 min 45 s (24,693 texts). At weight 5 (results/standard-dw5, the
+same work) it took about 3 h 18 min, over the budget, on the same kind of machine running at about half that speed
+(the whole-pool encode 5 min 29 s to 5 min 39 s): the budget holds only on a machine as fast as the first. The
+development curves peak at step 40 in six of the eight models at weight 5, so the steps the limit leaves are not
+what holds quality back. (Before the recipe, in float32 and without MLQA-R: 1 h 48 min, results/standard-study.)
 """
